@@ -1,0 +1,17 @@
+"""Maintenance operations on the database (used by tests, benchmarks and `targetkg build --fresh`)."""
+
+from __future__ import annotations
+
+from neo4j import Driver
+
+
+def clear_database(drv: Driver, database: str = "neo4j", drop_schema: bool = False) -> None:
+    """Delete every node and relationship in batches (bounded transaction memory)."""
+    with drv.session(database=database) as session:
+        # Implicit transaction: CALL … IN TRANSACTIONS commits every batch on its own.
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        if drop_schema:
+            for rec in list(session.run("SHOW CONSTRAINTS YIELD name RETURN name")):
+                session.run(f"DROP CONSTRAINT `{rec['name']}` IF EXISTS").consume()
+            for rec in list(session.run("SHOW INDEXES YIELD name, type WHERE type <> 'LOOKUP' RETURN name")):
+                session.run(f"DROP INDEX `{rec['name']}` IF EXISTS").consume()

@@ -1,0 +1,283 @@
+"""The one writer: streams adapter records into Neo4j with batched `UNWIND … MERGE`.
+
+It knows Neo4j and the schema, nothing of file formats. Every write is idempotent:
+- nodes are merged on their constrained `id` per label; names keep the first source's value,
+  synonyms/xrefs/sources are set-unions;
+- edges are merged on (subject, type, object, primary_knowledge_source); `source_predicate`
+  and `evidence` are set-unions, so two source relations that map to one Biolink predicate
+  end up on one edge, and re-running (or resuming after a crash) changes nothing.
+Node batches are always flushed before edge batches, so an edge never waits for its nodes.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from neo4j import Driver
+from neo4j.exceptions import TransientError
+from tqdm import tqdm
+
+from targetkg.graph.schema import Schema, load_schema
+from targetkg.ingest.model import Edge, Node, Provenance
+
+# Set-union of two lists that keeps first-seen order (deterministic across re-runs/resumes).
+_UNION = "coalesce({old}, []) + [x IN coalesce({new}, []) WHERE NOT x IN coalesce({old}, [])]"
+
+
+def _set_props(var: str, keys: tuple[str, ...]) -> str:
+    # Explicit keys instead of `+= row.props`: the planner can then see that no property it
+    # reads is overwritten, and drops the Eager operator that would buffer every batch.
+    return "".join(f",\n    {var}.{k} = row.props.{k}" for k in keys)
+
+
+def node_cypher(label: str, prop_keys: tuple[str, ...] = ()) -> str:
+    return f"""
+UNWIND $rows AS row
+MERGE (n:{label} {{id: row.id}})
+ON CREATE SET n.category = $category
+SET n.name = coalesce(n.name, row.name),
+    n.synonyms = {_UNION.format(old="n.synonyms", new="row.synonyms")},
+    n.xrefs = {_UNION.format(old="n.xrefs", new="row.xrefs")},
+    n.sources = {_UNION.format(old="n.sources", new="[$source]")}{_set_props("n", prop_keys)}
+"""
+
+
+def edge_cypher(subject_label: str, rel_type: str, object_label: str, prop_keys: tuple[str, ...] = ()) -> str:
+    # knowledge_level / agent_type: a source may override its default per edge (props).
+    kl = "coalesce(row.props.knowledge_level, $knowledge_level)"
+    at = "coalesce(row.props.agent_type, $agent_type)"
+    keys = tuple(k for k in prop_keys if k not in ("knowledge_level", "agent_type"))
+    return f"""
+UNWIND $rows AS row
+MATCH (a:{subject_label} {{id: row.s}})
+MATCH (b:{object_label} {{id: row.o}})
+MERGE (a)-[r:{rel_type} {{primary_knowledge_source: $source}}]->(b)
+SET r.source_version = $version,
+    r.release = $release,
+    r.knowledge_level = {kl},
+    r.agent_type = {at},
+    r.source_file = row.file,
+    r.source_predicate = {_UNION.format(old="r.source_predicate", new="[row.sp]")},
+    r.evidence = {_UNION.format(old="r.evidence", new="row.ev")}{_set_props("r", keys)}
+RETURN count(r) AS written
+"""
+
+
+@dataclass
+class WriteStats:
+    nodes: int = 0
+    edges: int = 0
+    dangling: int = 0
+    dangling_examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    per_label: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    per_type: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def edges_per_s(self) -> float:
+        return self.edges / self.seconds if self.seconds else 0.0
+
+
+class SchemaViolation(ValueError):
+    pass
+
+
+class GraphWriter:
+    """Batched, idempotent writes of `Node`/`Edge` records for one source at a time.
+
+    Edge batches run on `workers` threads (Neo4j then uses both cores). Rows are routed to a
+    worker by their (subject, object) pair, so all rows of one edge go through one worker in
+    file order: list unions come out in the same order on every run, whatever the timing.
+    Deadlocks between workers are transient errors that the driver's managed transactions retry.
+    """
+
+    def __init__(self, drv: Driver, database: str = "neo4j", release: str = "dev",
+                 batch_size: int = 10_000, workers: int = 2, progress: bool = True, schema: Schema | None = None):
+        self.drv = drv
+        self.database = database
+        self.release = release
+        self.batch_size = batch_size
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.schema = schema or load_schema()
+        self._allowed = {
+            (s, t, o) for t, rel in self.schema.relationships.items() for s in rel.subject for o in rel.object
+        }
+        self._cypher: dict[tuple, str] = {}
+
+    # ------------------------------------------------------------------ schema DDL
+    def ensure_schema(self) -> None:
+        """Uniqueness constraints, range and full-text indexes (IF NOT EXISTS: idempotent)."""
+        with self.drv.session(database=self.database) as session:
+            for stmt in self.schema.ddl():
+                session.run(stmt).consume()
+            session.run("CALL db.awaitIndexes(300)").consume()
+
+    # ------------------------------------------------------------------ writes
+    def _run(self, cypher: str, params: dict[str, Any]) -> list[dict]:
+        """One transaction per batch: a crash loses at most the open batches, which a re-run redoes.
+
+        Concurrent edge batches can deadlock on shared (hub) nodes; Neo4j aborts one of them
+        with a transient error and, since the batch is idempotent, we simply run it again
+        after a short randomised pause (the driver's own retry starts at a full second).
+        """
+        for attempt in range(60):
+            try:
+                with self.drv.session(database=self.database) as session:
+                    tx = session.begin_transaction()
+                    try:
+                        out = [r.data() for r in tx.run(cypher, params)]
+                        tx.commit()
+                        return out
+                    finally:
+                        if tx.closed() is False:
+                            tx.close()
+            except TransientError:
+                if attempt == 59:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (1 + attempt))
+        raise AssertionError("unreachable")
+
+    def _query(self, kind: str, key: tuple, prop_keys: tuple[str, ...]) -> str:
+        ck = (kind, key, prop_keys)
+        q = self._cypher.get(ck)
+        if q is None:
+            bad = [k for k in prop_keys if not _PROP_KEY.match(k)]
+            if bad:
+                raise ValueError(f"property names {bad} are not valid Cypher identifiers")
+            q = self._cypher[ck] = node_cypher(key[0], prop_keys) if kind == "node" else edge_cypher(*key, prop_keys)
+        return q
+
+    def write(self, records: Iterable[Node | Edge], provenance: Provenance, total: int | None = None,
+              desc: str = "") -> WriteStats:
+        stats = WriteStats()
+        nodes: dict[str, list[dict]] = defaultdict(list)
+        # per worker: (subject_label, type, object_label) -> rows
+        edges: list[dict[tuple[str, str, str], list[dict]]] = [defaultdict(list) for _ in range(self.workers)]
+        pending_nodes = 0
+        pending_edges = [0] * self.workers
+        base = {
+            "source": provenance.infores,
+            "version": provenance.version,
+            "release": self.release,
+            "knowledge_level": provenance.knowledge_level,
+            "agent_type": provenance.agent_type,
+        }
+        t0 = time.monotonic()
+        bar = tqdm(total=total, desc=desc or provenance.infores, unit="rec", unit_scale=True,
+                   disable=not self.progress, mininterval=1.0, smoothing=0.1)
+        pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"edge-writer-{i}") for i in range(self.workers)]
+        in_flight: list[list[Future]] = [[] for _ in range(self.workers)]
+        lock = threading.Lock()
+
+        def flush_nodes() -> None:
+            nonlocal pending_nodes
+            for label, rows in nodes.items():
+                if not rows:
+                    continue
+                category = list(self.schema.nodes[label].category)
+                for group_keys, group in _group_by_prop_keys(rows).items():
+                    q = self._query("node", (label,), group_keys)
+                    for i in range(0, len(group), self.batch_size):
+                        self._run(q, {"rows": group[i:i + self.batch_size], "category": category,
+                                      "source": provenance.infores})
+                stats.nodes += len(rows)
+                stats.per_label[label] += len(rows)
+            nodes.clear()
+            pending_nodes = 0
+
+        def write_edge_batch(key: tuple[str, str, str], rows: list[dict]) -> None:
+            for group_keys, group in _group_by_prop_keys(rows).items():
+                result = self._run(self._query("edge", key, group_keys), {"rows": group, **base})
+                written = result[0]["written"] if result else 0
+                with lock:
+                    stats.edges += written
+                    stats.per_type[key[1]] += written
+                if written < len(group):
+                    self._record_dangling(key, group, stats, lock)
+
+        def flush_edges(worker: int) -> None:
+            flush_nodes()  # an edge's endpoints must be committed before the edge is matched
+            futures = in_flight[worker]
+            while len(futures) >= 2:  # bound memory: at most two batches queued per worker
+                futures.pop(0).result()
+            for key, rows in edges[worker].items():
+                if rows:
+                    futures.append(pools[worker].submit(write_edge_batch, key, rows))
+            edges[worker] = defaultdict(list)
+            pending_edges[worker] = 0
+
+        try:
+            for rec in records:
+                if isinstance(rec, Edge):
+                    key = (rec.subject_label, rec.predicate, rec.object_label)
+                    if key not in self._allowed:
+                        self.schema.check_edge(*key)  # raises with the allowed labels
+                    props = dict(rec.props)
+                    file = props.pop("source_file", None)
+                    worker = zlib.crc32(f"{rec.subject}|{rec.object}".encode()) % self.workers if self.workers > 1 else 0
+                    edges[worker][key].append({"s": rec.subject, "o": rec.object, "sp": rec.source_predicate,
+                                               "ev": list(rec.evidence), "file": file, "props": props})
+                    pending_edges[worker] += 1
+                    if pending_edges[worker] >= self.batch_size:
+                        flush_edges(worker)
+                elif isinstance(rec, Node):
+                    if rec.label not in self.schema.nodes:
+                        self.schema.node(rec.label)  # raises with the declared labels
+                    nodes[rec.label].append({"id": rec.id, "name": rec.name, "synonyms": list(rec.synonyms),
+                                             "xrefs": list(rec.xrefs), "props": rec.props})
+                    pending_nodes += 1
+                    if pending_nodes >= self.batch_size:
+                        flush_nodes()
+                else:
+                    raise TypeError(f"adapter yielded {type(rec).__name__}, expected Node or Edge")
+                bar.update(1)
+            for w in range(self.workers):
+                flush_edges(w)
+            for futures in in_flight:
+                for f in futures:
+                    f.result()
+        finally:
+            for pool in pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+        stats.seconds = time.monotonic() - t0
+        return stats
+
+    def _record_dangling(self, key: tuple[str, str, str], rows: list[dict], stats: WriteStats,
+                         lock: threading.Lock) -> None:
+        """Find which rows of a batch had a missing endpoint (rare: only then do we look)."""
+        s_label, rel_type, o_label = key
+        records, _, _ = self.drv.execute_query(
+            f"UNWIND $rows AS row OPTIONAL MATCH (a:{s_label} {{id: row.s}}) OPTIONAL MATCH (b:{o_label} {{id: row.o}}) "
+            "WITH row, a, b WHERE a IS NULL OR b IS NULL RETURN row.s AS s, row.o AS o, a IS NULL AS no_s, b IS NULL AS no_o",
+            {"rows": [{"s": r["s"], "o": r["o"]} for r in rows]},
+            database_=self.database,
+        )
+        with lock:
+            stats.dangling += len(records)
+            for r in records[: max(0, 10 - len(stats.dangling_examples))]:
+                missing = " and ".join(
+                    x for x, m in ((f"{s_label} {r['s']}", r["no_s"]), (f"{o_label} {r['o']}", r["no_o"])) if m
+                )
+                stats.dangling_examples.append(f"({r['s']})-[:{rel_type}]->({r['o']}): no node {missing}")
+
+
+_PROP_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _group_by_prop_keys(rows: list[dict]) -> dict[tuple[str, ...], list[dict]]:
+    """Split a batch by the set of extra property keys (usually one group per batch)."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row["props"])), []).append(row)
+    return groups
