@@ -187,6 +187,126 @@ def schema_docs(output: Optional[Path] = typer.Option(None, "-o", help="Write Ma
         print(text)
 
 
+# ---------------------------------------------------------------------------------- ingest
+def _print_report(rep) -> None:
+    console.print(
+        f"[bold]{rep.source}[/] {rep.version}: {rep.nodes:,} node rows, {rep.edges:,} edges in {rep.seconds:.1f}s "
+        f"({rep.edges_per_s:,.0f} edges/s)", highlight=False)
+    if rep.rejected:
+        console.print(f"  {rep.rejected} malformed lines skipped; details in {rep.reject_file}", highlight=False)
+    if rep.dangling:
+        console.print(f"  [red]{rep.dangling} edges referenced missing nodes[/], e.g. {rep.dangling_examples[:3]}")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    source: str = typer.Argument(..., help="hetionet | reactome | pathwaycommons"),
+    from_dir: Optional[Path] = typer.Option(None, "--from", help="Folder with the source's files (default: $TARGETKG_DATA/<source>)."),
+    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Reject malformed lines to a file instead of stopping."),
+    reject_file: Optional[Path] = typer.Option(None, help="Where rejected lines go (JSONL)."),
+    release: Optional[str] = typer.Option(None, help="Release id stamped on every edge (default: today)."),
+    batch_size: int = typer.Option(10_000, help="Rows per transaction."),
+    workers: int = typer.Option(2, help="Concurrent edge-writing transactions."),
+):
+    """Load one source into Neo4j (idempotent: running it twice gives the same graph)."""
+    from targetkg.graph.connection import Neo4jUnavailable
+    from targetkg.ingest.model import InputError
+    from targetkg.ingest.pipeline import ingest
+
+    try:
+        rep = ingest(source, from_dir, release=release, skip_bad_lines=skip_bad_lines, reject_file=reject_file,
+                     batch_size=batch_size, workers=workers, progress=sys.stderr.isatty())
+    except InputError as exc:
+        fail(f"{exc}\n(everything loaded before this line is committed; fix the file or use --skip-bad-lines)")
+    except (Neo4jUnavailable, FileNotFoundError, KeyError) as exc:
+        fail(str(exc).strip('"'))
+    _print_report(rep)
+    if rep.dangling:
+        raise typer.Exit(1)
+
+
+@app.command("build")
+def build_cmd(
+    from_dir: Optional[Path] = typer.Option(None, "--from", help="Folder with one subfolder per source (default: $TARGETKG_DATA)."),
+    sources: Optional[str] = typer.Option(None, help="Comma-separated subset of sources."),
+    bulk: bool = typer.Option(False, "--bulk", help="Fresh build through neo4j-admin import (managed server only)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Empty the database first (online path)."),
+    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines"),
+    release: Optional[str] = typer.Option(None, help="Release id (default: today)."),
+):
+    """Build the warehouse from all sources, check the quality gates, write the release manifest."""
+    from targetkg.graph.connection import Neo4jUnavailable
+    from targetkg.graph.quality import QualityGateError
+    from targetkg.ingest.model import InputError
+    from targetkg.ingest.pipeline import build
+
+    names = [x.strip() for x in sources.split(",")] if sources else None
+    try:
+        rep = build(names, from_dir, bulk=bulk, release=release, skip_bad_lines=skip_bad_lines, fresh=fresh,
+                    progress=sys.stderr.isatty(), echo=console.print)
+    except QualityGateError as exc:
+        fail(str(exc))
+    except InputError as exc:
+        fail(f"{exc}\n(everything loaded before this line is committed; fix the file or use --skip-bad-lines)")
+    except Exception as exc:  # server/bulk errors carry their own explanation
+        from targetkg.graph.server import ServerError
+
+        if isinstance(exc, (Neo4jUnavailable, ServerError, FileNotFoundError, KeyError)):
+            fail(str(exc))
+        raise
+    for g in rep.gates:
+        console.print(f"  {'[green]✓[/]' if g['passed'] else '[red]✗[/]'} {g['gate']}: {g['detail']}", highlight=False)
+    console.print(f"Release [bold]{rep.release}[/] built ({rep.mode}) in {rep.seconds:.1f}s; manifest {rep.manifest}")
+
+
+@app.command("fetch")
+def fetch_cmd(
+    source: str = typer.Argument(..., help="reactome | pathwaycommons | hetionet | list"),
+    dest: Optional[Path] = typer.Option(None, help="Target folder (default: the cache)."),
+    from_dir: Optional[Path] = typer.Option(None, "--from", help="Use local files instead of downloading (checksums still verified)."),
+    base_url: Optional[str] = typer.Option(None, help="Mirror base URL (files fetched from <base-url>/<name>)."),
+    force: bool = typer.Option(False, help="Download again even if cached."),
+    optional: bool = typer.Option(False, "--include-optional", help="Also fetch optional (large) files."),
+):
+    """Download pinned official releases into the cache, verifying checksums."""
+    from targetkg.ingest.fetch import FetchError, catalogue_table, fetch
+
+    if source == "list":
+        t = Table()
+        rows = catalogue_table()
+        for col in rows[0]:
+            t.add_column(col)
+        for row in rows:
+            t.add_row(*[str(v) for v in row.values()])
+        console.print(t)
+        return
+    try:
+        res = fetch(source, dest=dest, base_url=base_url, from_dir=from_dir, force=force,
+                    include_optional=optional, progress=sys.stderr.isatty())
+    except (FetchError, KeyError, ValueError) as exc:
+        fail(str(exc))
+    for f in res.files:
+        console.print(f"  {f.name}: {f.status} ({f.size:,} bytes, sha256 {f.sha256[:12]}…)", highlight=False)
+    console.print(f"manifest: {res.manifest}")
+
+
+release_app = typer.Typer(no_args_is_help=True, help="Release artefacts (KGX export, manifest).")
+app.add_typer(release_app, name="release")
+
+
+@release_app.command("export")
+def release_export(out: Path = typer.Option(..., "--out", help="Folder for nodes.jsonl, edges.jsonl, manifest.json.")):
+    """Write the graph as KGX JSONL plus the release manifest, so it outlives a Neo4j version."""
+    from targetkg.graph.connection import Neo4jUnavailable
+    from targetkg.graph.export_kgx import export_kgx
+
+    try:
+        res = export_kgx(out, echo=console.print)
+    except Neo4jUnavailable as exc:
+        fail(str(exc))
+    console.print(f"{res['nodes']:,} nodes and {res['edges']:,} edges written to {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -1,0 +1,335 @@
+"""Structure-learning pipeline: screening -> hill climbing -> edge confidence, on any executor.
+
+Edge confidence:
+
+* ``"bootstrap"`` -- hill climbing on ``n_bootstrap`` resamples of the samples; frequency of
+  every directed edge;
+* ``"mcmc"``      -- structure MCMC (:mod:`.mcmc`) started from the hill-climbing optimum;
+* ``"nnsr"``      -- NNSR-style (Tamada et al. 2011) for large networks: ``n_subsets`` times, a
+  random seed node plus its candidate neighbours (breadth first, up to ``subset_size`` nodes) is
+  learned by hill climbing (own screening inside the subset); the frequency of i -> j is
+  #(estimated) / #(i and j in the same subset).  The final DAG adds edges with frequency
+  >= ``threshold`` in decreasing order, skipping those that would close a cycle;
+* ``"none"``      -- the hill-climbing point estimate only.
+
+Tasks (bootstrap replicates, subnetworks) are independent and run through :class:`Executor`:
+in-process, a local process pool, a Dask cluster (``dask.distributed``) or a Ray cluster -- the
+task function and its arguments are the same in every mode.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from .fit import fit_dag, standardise
+from .mcmc import structure_mcmc
+from .results import Network
+from .scores import Scorer
+from .screening import Candidates, screen
+from .search import StructurePrior, has_path, hill_climb
+
+
+# --------------------------------------------------------------------------------------
+# executors
+# --------------------------------------------------------------------------------------
+
+
+class Executor:
+    """``map(fn, arglist)`` over a backend: "local" | "process" | "dask" | "ray" (or a dask Client).
+
+    For Dask, ``address`` connects to a running scheduler; without it a ``LocalCluster`` with
+    ``n_workers`` processes is started (and closed by :meth:`close`).  Large shared arguments are
+    passed once through :meth:`share` (dask ``scatter`` / ray ``put``).
+    """
+
+    def __init__(self, backend="local", n_workers: int | None = None, address: str | None = None):
+        self.n_workers = n_workers or max(1, (os.cpu_count() or 1))
+        self._own = None
+        if not isinstance(backend, str):  # a dask.distributed.Client
+            self.backend, self.client = "dask", backend
+            return
+        self.backend = backend
+        self.client = None
+        if backend == "process":
+            self.client = ProcessPoolExecutor(max_workers=self.n_workers)
+        elif backend == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if address:
+                self.client = Client(address)
+            else:
+                self._own = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None)
+                self.client = Client(self._own)
+        elif backend == "ray":
+            import ray
+
+            if not ray.is_initialized():
+                ray.init(address=address, num_cpus=None if address else self.n_workers, ignore_reinit_error=True)
+            self.client = ray
+        elif backend != "local":
+            raise ValueError(f"unknown executor {backend!r} (local | process | dask | ray)")
+
+    def share(self, obj):
+        if self.backend == "dask":
+            return self.client.scatter(obj, broadcast=True)
+        if self.backend == "ray":
+            return self.client.put(obj)
+        return obj
+
+    def map(self, fn, arglist: list) -> list:
+        if self.backend == "local":
+            return [fn(*a) for a in arglist]
+        if self.backend == "process":
+            futs = [self.client.submit(fn, *a) for a in arglist]
+            return [f.result() for f in futs]
+        if self.backend == "dask":
+            futs = [self.client.submit(fn, *a, pure=False) for a in arglist]
+            return self.client.gather(futs)
+        ray = self.client
+        rf = ray.remote(fn)
+        return ray.get([rf.remote(*a) for a in arglist])
+
+    def close(self):
+        if self.backend == "process":
+            self.client.shutdown()
+        elif self.backend == "dask":
+            if self._own is not None:
+                self.client.close()
+                self._own.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# --------------------------------------------------------------------------------------
+# tasks (top-level functions so that every backend can pickle them)
+# --------------------------------------------------------------------------------------
+
+
+def _hc_task(X, inter, rows, cols, cfg, seed):
+    """Screen + hill-climb on X[rows][:, cols]; returns directed edges in *global* column indices."""
+    Xs = X[rows][:, cols] if cols is not None else X[rows]
+    ints = (inter[rows][:, cols] if cols is not None else inter[rows]) if inter is not None else None
+    Z, _, _ = standardise(Xs)
+    cols_arr = np.arange(Xs.shape[1]) if cols is None else np.asarray(cols)
+    local = {int(c): a for a, c in enumerate(cols_arr)}
+    prior_edges = None
+    if cfg.get("prior_edges"):
+        prior_edges = [(local[i], local[j]) for i, j in cfg["prior_edges"] if i in local and j in local]
+    if cfg.get("candidates") is not None and cols is None:
+        cands = Candidates(parents=cfg["candidates"], weights=None, method="given")
+    else:
+        cands = screen(Z, k=cfg["k"], method=cfg["screening"], prior_edges=prior_edges, seed=seed)
+    scorer = Scorer(Z, kind=cfg["score"], inter=ints, spline_M=cfg["spline_M"])
+    pr = StructurePrior(cfg["edge_penalty"], {e: cfg["prior_weight"] for e in (prior_edges or [])})
+    res = hill_climb(scorer, cands, max_parents=cfg["max_parents"], prior=pr, seed=seed, restarts=cfg.get("restarts", 0))
+    return [(int(cols_arr[i]), int(cols_arr[j])) for j, pa in enumerate(res.parents) for i in pa]
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+
+
+def acyclic_from_ranked(p: int, ranked_edges: list) -> list:
+    """Add edges (i, j) in the given order, skipping those that close a cycle -> parent sets."""
+    parents = [set() for _ in range(p)]
+    children = [set() for _ in range(p)]
+    for i, j in ranked_edges:
+        if i == j or i in parents[j] or has_path(children, j, i):
+            continue
+        parents[j].add(i)
+        children[i].add(j)
+    return parents
+
+
+def interventions_mask(interventions, samples: list, variables: list) -> np.ndarray | None:
+    """Accepts None, an (n x p) boolean array, or a list (per sample) of intervened variable names."""
+    if interventions is None:
+        return None
+    n, p = len(samples), len(variables)
+    if isinstance(interventions, np.ndarray):
+        if interventions.shape != (n, p):
+            raise ValueError(f"intervention mask shape {interventions.shape} != {(n, p)}")
+        return interventions.astype(bool)
+    idx = {v: a for a, v in enumerate(variables)}
+    M = np.zeros((n, p), dtype=bool)
+    if len(interventions) != n:
+        raise ValueError(f"{len(interventions)} intervention entries for {n} samples")
+    for s, tg in enumerate(interventions):
+        for v in tg or []:
+            if v not in idx:
+                raise ValueError(f"intervention target {v!r} (sample {samples[s]!r}) is not a variable")
+            M[s, idx[v]] = True
+    return M
+
+
+def edge_weights(model, parents) -> dict:
+    """Effect size of every edge: linear -> standardised coefficient; spline -> sd of the term."""
+    out = {}
+    for j, nf in enumerate(model.nodes):
+        for a, i in enumerate(nf.parents):
+            if model.kind == "linear":
+                out[(int(i), j)] = float(nf.coef[a])
+            else:
+                Mm1 = model.basis.M - 1
+                t = model.basis.BZ[int(i)] @ nf.coef[a * Mm1 : (a + 1) * Mm1]
+                out[(int(i), j)] = float(np.std(t))
+    return out
+
+
+def _to_frame(X, variables, parents, posterior: dict, kind, inter, spline_M):
+    model = fit_dag(X, parents, kind="linear" if kind in ("bic", "bge") else "spline", inter=inter, spline_M=spline_M)
+    w = edge_weights(model, parents)
+    rows = [
+        {"source": variables[i], "target": variables[j], "weight": w.get((i, j), np.nan),
+         "posterior": posterior.get((i, j), 1.0)}
+        for j, pa in enumerate(parents) for i in sorted(pa)
+    ]
+    return pd.DataFrame(rows, columns=["source", "target", "weight", "posterior"]), model
+
+
+def learn_structure(
+    X: np.ndarray,
+    variables: list,
+    score: str = "bge",
+    screening: str = "correlation",
+    k: int = 10,
+    max_parents: int = 5,
+    prior_edges: list | None = None,
+    prior_weight: float = 2.0,
+    edge_penalty: float = 0.0,
+    inter: np.ndarray | None = None,
+    confidence: str = "none",
+    n_bootstrap: int = 20,
+    mcmc: dict | None = None,
+    nnsr: dict | None = None,
+    executor="local",
+    n_workers: int | None = None,
+    address: str | None = None,
+    spline_M: int = 10,
+    restarts: int = 0,
+    seed: int = 0,
+    tie_break: str = "screening",
+) -> Network:
+    t0 = time.perf_counter()
+    X = np.asarray(X, dtype=np.float64)
+    n, p = X.shape
+    idx = {v: a for a, v in enumerate(variables)}
+    pe = [(idx[a], idx[b]) for a, b in (prior_edges or []) if a in idx and b in idx]
+    cfg = dict(score=score, screening=screening, k=k, max_parents=max_parents, prior_edges=pe,
+               prior_weight=prior_weight, edge_penalty=edge_penalty, spline_M=spline_M, restarts=restarts)
+    meta = {"score": score, "screening": screening, "k": k, "max_parents": max_parents, "confidence": confidence,
+            "n_samples": n, "n_variables": p, "prior_edges": len(pe), "seed": seed}
+    Z, _, _ = standardise(X)
+    posterior: dict = {}
+    samples = None
+    cands: Candidates | None = None
+    if confidence == "nnsr":
+        o = dict(subset_size=min(100, p), n_subsets=None, threshold=0.5, coverage=3)
+        o.update(nnsr or {})
+        cands = screen(Z, k=k, method="correlation" if screening == "trees" else screening, prior_edges=pe, seed=seed)
+        rng = np.random.default_rng(seed)
+        n_sub = o["n_subsets"] or int(np.ceil(o["coverage"] * p / o["subset_size"])) * 2
+        subsets = []
+        for _ in range(n_sub):
+            seed_node = int(rng.integers(p))
+            sub, frontier = [seed_node], [seed_node]
+            seen = {seed_node}
+            while frontier and len(sub) < o["subset_size"]:
+                nxt = []
+                for u in frontier:
+                    nb = list(cands.parents[u])
+                    rng.shuffle(nb)
+                    for v in nb:
+                        v = int(v)
+                        if v not in seen and len(sub) < o["subset_size"]:
+                            seen.add(v)
+                            sub.append(v)
+                            nxt.append(v)
+                frontier = nxt
+            while len(sub) < o["subset_size"]:  # disconnected remainder: fill at random
+                v = int(rng.integers(p))
+                if v not in seen:
+                    seen.add(v)
+                    sub.append(v)
+            subsets.append(np.array(sorted(sub)))
+        with Executor(executor, n_workers, address) as ex:
+            Xh = ex.share(X)
+            Ih = ex.share(inter) if inter is not None else None
+            results = ex.map(_hc_task, [(Xh, Ih, np.arange(n), s, cfg, seed + t) for t, s in enumerate(subsets)])
+        co = {}
+        cnt = {}
+        for s, edges in zip(subsets, results):
+            for e in edges:
+                cnt[e] = cnt.get(e, 0) + 1
+            sset = set(int(v) for v in s)
+            for e in edges:
+                co[e] = 0
+        # co-occurrence counts only for edges that were ever estimated (both directions)
+        members = [set(int(v) for v in s) for s in subsets]
+        for e in list(cnt):
+            co[e] = sum(1 for m in members if e[0] in m and e[1] in m)
+        posterior = {e: cnt[e] / co[e] for e in cnt}
+        ranked = sorted((e for e, f in posterior.items() if f >= o["threshold"]), key=lambda e: -posterior[e])
+        parents = acyclic_from_ranked(p, ranked)
+        meta["nnsr"] = {**o, "n_subsets": n_sub, "mean_coverage": float(np.mean([len(s) for s in subsets]) * n_sub / p)}
+    else:
+        cands = screen(Z, k=k, method=screening, prior_edges=pe, seed=seed)
+        scorer = Scorer(Z, kind=score, inter=inter, spline_M=spline_M)
+        pr = StructurePrior(edge_penalty, {e: prior_weight for e in pe})
+        hc = hill_climb(scorer, cands, max_parents=max_parents, prior=pr, seed=seed, restarts=restarts)
+        parents = hc.parents
+        meta["hill_climb"] = {"score": hc.score, "iterations": hc.iterations, "families_scored": len(scorer._cache)}
+        if confidence == "bootstrap":
+            rng = np.random.default_rng(seed)
+            boots = [np.sort(rng.integers(0, n, n)) for _ in range(n_bootstrap)]
+            cfg["candidates"] = cands.parents  # screening once on the full data
+            with Executor(executor, n_workers, address) as ex:
+                Xh = ex.share(X)
+                Ih = ex.share(inter) if inter is not None else None
+                results = ex.map(_hc_task, [(Xh, Ih, b, None, cfg, seed + 1 + t) for t, b in enumerate(boots)])
+            for edges in results:
+                for e in edges:
+                    posterior[e] = posterior.get(e, 0.0) + 1.0 / n_bootstrap
+            samples = [[set() for _ in range(p)] for _ in results]
+            for d, edges in enumerate(results):
+                for i, j in edges:
+                    samples[d][j].add(i)
+            meta["bootstrap"] = {"n": n_bootstrap}
+        elif confidence == "mcmc":
+            o = dict(n_chains=4, n_steps=20000, thin=10, burn_in=0.5, n_dag_samples=200)
+            o.update(mcmc or {})
+            mc = structure_mcmc(scorer, cands, max_parents=max_parents, starts=[hc.parents], edge_penalty=edge_penalty,
+                                prior_edges={e: prior_weight for e in pe}, seed=seed, **o)
+            posterior = mc.edge_probabilities()
+            samples = [[set(int(i) for i in pa) for pa in dag] for dag in mc.samples]
+            meta["mcmc"] = mc.diagnostics
+        elif confidence != "none":
+            raise ValueError(f"unknown confidence method {confidence!r} (none | bootstrap | mcmc | nnsr)")
+    # ranking of all ordered pairs: confidence, ties broken by the screening strength
+    S = np.zeros((p, p))
+    if posterior:
+        for (i, j), v in posterior.items():
+            S[i, j] = v
+    else:
+        for j, pa in enumerate(parents):
+            for i in pa:
+                S[i, j] = 1.0
+    if tie_break == "screening" and cands is not None and cands.weights is not None:
+        W = cands.weights
+        S = S + 1e-3 * W / (W.max() or 1.0)
+    edges, model = _to_frame(X, variables, parents, posterior if posterior else {}, score, inter, spline_M)
+    meta["seconds"] = time.perf_counter() - t0
+    meta["n_edges"] = int(len(edges))
+    return Network(variables=list(variables), edges=edges, parents=[set(s) for s in parents], score=score, meta=meta,
+                   edge_scores=S, samples=samples)
