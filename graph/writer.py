@@ -94,14 +94,15 @@ class SchemaViolation(ValueError):
 class GraphWriter:
     """Batched, idempotent writes of `Node`/`Edge` records for one source at a time.
 
-    Edge batches run on `workers` threads (Neo4j then uses both cores). Rows are routed to a
-    worker by their (subject, object) pair, so all rows of one edge go through one worker in
-    file order: list unions come out in the same order on every run, whatever the timing.
-    Deadlocks between workers are transient errors that the driver's managed transactions retry.
+    With `workers` > 1, edge batches run on that many threads. Rows are routed to a worker by
+    their (subject, object) pair, so all rows of one edge go through one worker in file order:
+    list unions come out in the same order on every run, whatever the timing. Deadlocks
+    between workers are retried (see `_run`). The default is one worker: on graphs with hub
+    nodes (Hetionet's gene–gene edges) concurrent batches mostly wait on each other's locks.
     """
 
     def __init__(self, drv: Driver, database: str = "neo4j", release: str = "dev",
-                 batch_size: int = 10_000, workers: int = 2, progress: bool = True, schema: Schema | None = None):
+                 batch_size: int = 10_000, workers: int = 1, progress: bool = True, schema: Schema | None = None):
         self.drv = drv
         self.database = database
         self.release = release

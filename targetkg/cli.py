@@ -17,8 +17,8 @@ from targetkg.settings import get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="TargetKG: a Neo4j warehouse for drug-target discovery.")
 neo4j_app = typer.Typer(no_args_is_help=True, help="Run the managed Neo4j server (ignored when NEO4J_URI is set).")
 app.add_typer(neo4j_app, name="neo4j")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -206,7 +206,7 @@ def ingest_cmd(
     reject_file: Optional[Path] = typer.Option(None, help="Where rejected lines go (JSONL)."),
     release: Optional[str] = typer.Option(None, help="Release id stamped on every edge (default: today)."),
     batch_size: int = typer.Option(10_000, help="Rows per transaction."),
-    workers: int = typer.Option(2, help="Concurrent edge-writing transactions."),
+    workers: int = typer.Option(1, help="Concurrent edge-writing transactions (>1 helps on sparse graphs; hub nodes make them wait on each other)."),
 ):
     """Load one source into Neo4j (idempotent: running it twice gives the same graph)."""
     from targetkg.graph.connection import Neo4jUnavailable
@@ -305,6 +305,16 @@ def release_export(out: Path = typer.Option(..., "--out", help="Folder for nodes
     except Neo4jUnavailable as exc:
         fail(str(exc))
     console.print(f"{res['nodes']:,} nodes and {res['edges']:,} edges written to {out}")
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+          port: int = typer.Option(8000, help="Port."),
+          workers: int = typer.Option(1, help="Worker processes.")):
+    """Serve the hypothesis API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("targetkg.service.app:app", host=host, port=port, workers=workers, log_level="info")
 
 
 def main() -> None:  # pragma: no cover
