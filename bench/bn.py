@@ -6,7 +6,7 @@ Sections: DREAM4 size-100 multifactorial + knockouts (AUPR/AUROC vs the matching
 standards), knockdown-direction AUROC (DREAM4 size-100 knockdowns, predicted from networks learned
 on the knockouts), Sachs 2005 SHD, ECv + Delta ECv time for 100,000 edges x 500 samples, structure
 learning time for 1,000 variables x 500 samples (simulated from a known DAG).
-Data: $TARGETKG_DATA or /work/main/../shared/data.
+Data: $TARGETKG_DATA or ../shared/data next to the checkout.
 """
 
 from __future__ import annotations

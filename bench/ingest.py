@@ -118,7 +118,8 @@ def main() -> None:
         )
     rowwise_rate = len(subset) / (time.monotonic() - t0)
     rowwise_count = drv.execute_query("MATCH ()-[r]->() RETURN count(r) AS c").records[0]["c"]
-    del nodes, subset
+    nodes.clear()
+    subset.clear()
 
     # --- bulk ----------------------------------------------------------------------------
     t0 = time.monotonic()

@@ -226,10 +226,10 @@ class PathwayCommonsAdapter:
             else:
                 kind = self._kind(p)
                 if kind is None:
-                    raise InputError(p, None, None, "not a Pathway Commons SIF, extended SIF, GMT or pathways.txt file")
+                    raise InputError(p, None, None, "not a Pathway Commons SIF, extended SIF, GMT, pathways.txt or BioPAX (.owl) file")
                 self.inputs.append((p, kind))
         # Gene sets first, then the hierarchy, then SIF (its nodes are the least complete).
-        order = {"gmt": 0, "pathways": 1, "extsif": 2, "sif": 3}
+        order = {"gmt": 0, "pathways": 1, "extsif": 2, "sif": 3, "biopax": 4}
         self.inputs.sort(key=lambda fk: order[fk[1]])
         if version is None:
             found = {m.group(1) for f, _ in self.inputs if (m := _PC_VERSION.search(f.name))}
@@ -252,6 +252,11 @@ class PathwayCommonsAdapter:
                 yield from self._gmt(path, memberships)
             elif kind == "pathways":
                 yield from self._pathways(path)
+            elif kind == "biopax":
+                # PC's BioPAX goes through the same rdflib reader as Reactome's, with PC provenance.
+                from targetkg.ingest.biopax import BioPAXAdapter
+
+                yield from BioPAXAdapter([path], self.infores, self.version, self.genes, self.bad_lines).records()
             else:
                 yield from self._sif(path, extended=(kind == "extsif"))
 
@@ -264,6 +269,7 @@ class PathwayCommonsAdapter:
         out: Counter[str] = Counter()
         pathways: set[str] = set()
         memberships: set[tuple[str, str]] = set()
+        biopax_counts: Counter[str] = Counter()
         for path, kind in self.inputs:
             if kind == "gmt":
                 for _, text in self._lines(path, report=False):
@@ -291,6 +297,12 @@ class PathwayCommonsAdapter:
                         pathways.add(pathway_id)
                         subs = set(_split(cols[2])) if len(cols) > 2 else set()
                         out["edges:PART_OF"] += len(subs)
+            elif kind == "biopax":
+                from targetkg.ingest.biopax import BioPAXAdapter
+
+                biopax_counts.update(
+                    BioPAXAdapter([path], self.infores, self.version, self.genes, BadLines(skip=True)).expected_counts()
+                )
             else:
                 in_nodes = False
                 for line_no, text in self._lines(path, report=False):
@@ -310,6 +322,7 @@ class PathwayCommonsAdapter:
                         out[f"edges:{SIF_TYPES[itype].predicate}"] += 1
         out["edges:PARTICIPATES_IN"] += len(memberships)
         out["nodes:Pathway"] = len(pathways)
+        out.update(biopax_counts)  # BioPAX counts add to the flat-file ones (Counter.update adds)
         out["edges"] = sum(v for k, v in out.items() if k.startswith("edges:"))
         return dict(out)
 
@@ -320,6 +333,8 @@ class PathwayCommonsAdapter:
         base = name[:-3] if name.endswith(".gz") else name
         if base.endswith(".gmt"):
             return "gmt"
+        if base.endswith(".owl"):
+            return "biopax"
         if base.endswith(".sif") or base.endswith(".txt"):
             if base == "pathways.txt":
                 return "pathways"

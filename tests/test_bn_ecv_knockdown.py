@@ -18,7 +18,7 @@ from targetkg.models.bn.intervention import simulate_knockdown, single_target_ef
 from targetkg.models.bn.results import Network
 from targetkg.models.bn.subnet import enrichment, read_gmt
 
-DATA = Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data"))
+DATA = Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 # known linear SEM: 0 -> 1 (0.8), 0 -> 2 (-0.6), 1 -> 3 (0.5), 2 -> 3 (0.7), 3 -> 4 (1.2)
 PARENTS = [[], [0], [0], [1, 2], [3]]

