@@ -48,7 +48,7 @@ def hetionet_records(data: Path, full_only: bool = True):
 
 def main() -> None:
     from targetkg.graph.admin import clear_database
-    from targetkg.graph.bulk import BulkAggregator
+    from targetkg.graph.bulk import BulkAggregator, neo4j_admin_import
     from targetkg.graph.connection import close_all, driver
     from targetkg.graph.server import ManagedNeo4j
     from targetkg.graph.writer import GraphWriter, WriteStats
@@ -136,14 +136,7 @@ def main() -> None:
     del agg
     close_all()
     server.stop()
-    args = ["database", "import", "full", "--overwrite-destination=true", "--array-delimiter=U+001F",
-            "--multiline-fields=true", "--threads=2"]
-    args += [f"--nodes={label}={path}" for label, path in node_files]
-    args += [f"--relationships={t}={path}" for t, path in rel_files]
-    args.append("neo4j")
-    t0 = time.monotonic()
-    server.run_admin(*args)
-    import_s = time.monotonic() - t0
+    import_s = neo4j_admin_import(server, "neo4j", node_files, rel_files)
     t0 = time.monotonic()
     server.start(echo=lambda *a: None)
     restart_s = time.monotonic() - t0

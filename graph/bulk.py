@@ -166,6 +166,20 @@ class BulkAggregator:
         return node_files, rel_files, dict(dangling)
 
 
+def neo4j_admin_import(server, database: str, node_files: list[tuple[str, Path]],
+                       rel_files: list[tuple[str, Path]]) -> float:
+    """`neo4j-admin database import full` into the stopped managed server; returns seconds."""
+    # The database name goes first: --nodes/--relationships take several files each, so a
+    # trailing positional would be read as one more input file.
+    args = ["database", "import", "full", database, "--overwrite-destination=true", "--array-delimiter=U+001F",
+            "--multiline-fields=true", "--threads=2"]
+    args += [f"--nodes={label}={path}" for label, path in node_files]
+    args += [f"--relationships={rel_type}={path}" for rel_type, path in rel_files]
+    t0 = time.monotonic()
+    server.run_admin(*args)
+    return time.monotonic() - t0
+
+
 def bulk_build(names: list[str], root: Path, release: str, settings: Settings, skip_bad_lines: bool = False,
                progress: bool = True, echo=print) -> list:
     from targetkg.graph.connection import close_all, driver
@@ -217,14 +231,7 @@ def bulk_build(names: list[str], root: Path, release: str, settings: Settings, s
         server.install(echo=echo)
     server.write_config()
     server.ensure_password()
-    t_import = time.monotonic()
-    args = ["database", "import", "full", "--overwrite-destination=true", "--array-delimiter=U+001F",
-            "--multiline-fields=true", "--threads=2"]
-    args += [f"--nodes={label}={path}" for label, path in node_files]
-    args += [f"--relationships={rel_type}={path}" for rel_type, path in rel_files]
-    args.append(settings.neo4j_database)
-    server.run_admin(*args)
-    import_s = time.monotonic() - t_import
+    import_s = neo4j_admin_import(server, settings.neo4j_database, node_files, rel_files)
     res = server.start(echo=echo)
     echo(f"neo4j-admin import: {n_edges:,} relationships in {import_s:.1f}s "
          f"({n_edges / import_s:,.0f} rels/s); server back up in {res.seconds:.1f}s")
@@ -234,6 +241,4 @@ def bulk_build(names: list[str], root: Path, release: str, settings: Settings, s
         rep.seconds += import_s / max(1, len(reports))
         record_source(drv, settings.neo4j_database, rep, release)
     shutil.rmtree(csv_dir, ignore_errors=True)
-    bulk_build.last_import_seconds = import_s  # type: ignore[attr-defined]
-    bulk_build.last_edges = n_edges  # type: ignore[attr-defined]
     return reports
