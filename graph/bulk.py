@@ -186,7 +186,8 @@ def bulk_build(names: list[str], root: Path, release: str, settings: Settings, s
     from targetkg.graph.server import ManagedNeo4j, ServerError
     from targetkg.graph.writer import GraphWriter, WriteStats
     from targetkg.ingest.model import BadLines
-    from targetkg.ingest.pipeline import SourceReport, make_adapter, record_source, sha256_file, source_spec
+    from targetkg.files import sha256_file
+    from targetkg.ingest.pipeline import SourceReport, make_adapter, record_source, source_spec
 
     if not settings.managed:
         raise ServerError("--bulk writes the store files directly and needs the managed server; "

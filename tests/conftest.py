@@ -107,3 +107,11 @@ def warehouse(neo4j, settings):
     if loaded != set(SOURCES):
         build(release=TEST_RELEASE, fresh=True, progress=False, settings=settings, echo=lambda *a, **k: None)
     return neo4j
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that empty the database run last, so the full warehouse is built only once."""
+    destructive = [item for item in items if "empty_db" in getattr(item, "fixturenames", ())]
+    if destructive:
+        keep = [item for item in items if "empty_db" not in getattr(item, "fixturenames", ())]
+        items[:] = keep + destructive

@@ -264,7 +264,7 @@ def test_unreachable_server_fails_fast(settings):
     start = time.monotonic()
     with pytest.raises(FetchError, match=f"cannot connect to http://127.0.0.1:{port}/{HET_NODES}"):
         fetch("hetionet", files=[HET_NODES], base_url=f"http://127.0.0.1:{port}", settings=settings, progress=False)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 20  # no hang (generous: the CI machine is shared)
 
 
 def test_silent_server_times_out(settings):
@@ -277,7 +277,7 @@ def test_silent_server_times_out(settings):
         with pytest.raises(FetchError, match="timed out"):
             fetch("hetionet", files=[HET_NODES], base_url=f"http://127.0.0.1:{port}", timeout=1.0,
                   settings=settings, progress=False)
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 20  # no hang (generous: the CI machine is shared)
     assert leftovers(settings.cache_dir) == []
 
 
