@@ -1,10 +1,20 @@
-"""The hypothesis API (FastAPI). Routers stay thin: they call `service.queries`."""
+"""The hypothesis API (FastAPI). Routers stay thin: they call `service.queries` (every Cypher
+string) and `service.ranking` (scores). Errors are RFC 9457 problem+json; every response
+carries the graph release (body field `release` and header `X-TargetKG-Release`)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+import hmac
+import threading
+import time
+from typing import Any, Literal
+from urllib.parse import quote
+
+from fastapi import FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from targetkg import __version__
 from targetkg.settings import get_settings
@@ -12,6 +22,7 @@ from targetkg.settings import get_settings
 PROBLEM = "application/problem+json"
 
 
+# ------------------------------------------------------------------------------- models
 class SourceSummary(BaseModel):
     id: str
     version: str | None = None
@@ -28,17 +39,326 @@ class Health(BaseModel):
     version: str = __version__
 
 
-def problem(status: int, title: str, detail: str, **extra) -> JSONResponse:
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class Envelope(BaseModel):
+    release: str | None = Field(None, description="The warehouse build (release) the answer comes from")
+    browser_url: str | None = Field(None, description="Neo4j Browser deep link with a Cypher query to look at the evidence")
+
+
+class SearchHit(BaseModel):
+    id: str
+    name: str | None = None
+    label: str | None = None
+    synonyms: list[str] = []
+    score: float | None = None
+    match: str
+
+
+class SearchResponse(Envelope):
+    query: str
+    hits: list[SearchHit]
+
+
+class NeighbourRef(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    source: str | None = None
+
+
+class NeighbourGroup(BaseModel):
+    type: str
+    direction: Literal["in", "out"]
+    label: str | None = None
+    count: int
+    top: list[NeighbourRef]
+
+
+class EntityResponse(Envelope):
+    id: str
+    name: str | None = None
+    label: str
+    labels: list[str]
+    properties: dict[str, Any]
+    degree: int
+    neighbours: list[NeighbourGroup]
+
+
+class PathNode(BaseModel):
+    id: str | None = None
+    name: str | None = None
+
+
+class EvidencePath(BaseModel):
+    kind: str
+    weight: float
+    nodes: list[PathNode]
+    relationships: list[str]
+    sources: list[str | None] = []
+    note: str | None = None
+
+
+class ComponentScores(BaseModel):
+    association: float = 0.0
+    drug: float = 0.0
+    pathway: float = 0.0
+    predicted: float = 0.0
+
+
+class Target(BaseModel):
+    rank: int
+    gene: str
+    symbol: str | None = None
+    score: float
+    known: bool
+    components: ComponentScores
+    paths: list[EvidencePath]
+
+
+class TargetsResponse(Envelope):
+    disease: PathNode
+    total: int
+    offset: int
+    limit: int
+    weights: dict[str, float]
+    targets: list[Target]
+
+
+class HypothesisComponents(BaseModel):
+    target: float = 0.0
+    pathway: float = 0.0
+
+
+class Hypothesis(BaseModel):
+    rank: int
+    disease: str
+    name: str | None = None
+    score: float
+    known: bool = Field(description="the drug already TREATS this disease")
+    components: HypothesisComponents
+    paths: list[EvidencePath]
+
+
+class HypothesesResponse(Envelope):
+    drug: PathNode
+    total: int
+    offset: int
+    limit: int
+    hypotheses: list[Hypothesis]
+
+
+class GeneEvidence(BaseModel):
+    kind: Literal["disease", "drug"]
+    id: str | None = None
+    name: str | None = None
+    type: str
+    direction: Literal["in", "out"]
+    predicted: bool
+    score: float | None = None
+    source: str | None = None
+    source_version: str | None = None
+    source_file: str | None = None
+    source_predicate: list[str] | str | None = None
+    knowledge_level: str | None = None
+    agent_type: str | None = None
+    evidence: list[str] | str | None = None
+    edge_release: str | None = None
+
+
+class GeneEvidenceResponse(Envelope):
+    gene: PathNode
+    diseases: int
+    drugs: int
+    evidence: list[GeneEvidence]
+
+
+class EnrichmentRequest(BaseModel):
+    genes: list[str] = Field(min_length=1, max_length=5000, description="gene symbols or CURIEs (NCBIGene:, HGNC:, ENSEMBL:, UniProtKB:)")
+    background: list[str] | None = Field(None, description="background genes; default: every gene annotated to a pathway of the chosen sources")
+    sources: list[str] | None = Field(None, description="pathway sources (infores ids), default all")
+    min_size: int = Field(5, ge=1)
+    max_size: int = Field(500, ge=1)
+    max_fdr: float = Field(1.0, gt=0, le=1)
+    limit: int = Field(100, ge=1, le=5000)
+
+
+class EnrichedPathway(BaseModel):
+    pathway: str
+    name: str | None = None
+    k: int = Field(description="query genes in the pathway")
+    K: int = Field(description="background genes in the pathway")
+    n: int = Field(description="query genes in the background")
+    N: int = Field(description="background size")
+    expected: float
+    fold: float | None = None
+    pvalue: float
+    fdr: float
+    genes: list[str]
+
+
+class EnrichmentResponse(Envelope):
+    resolved: dict[str, str]
+    unresolved: list[str]
+    background_size: int
+    tested: int
+    pathways: list[EnrichedPathway]
+
+
+class QueryRequest(BaseModel):
+    cypher: str = Field(min_length=1, max_length=20000)
+    params: dict[str, Any] = {}
+    limit: int | None = Field(None, ge=1, description="row limit (capped by TARGETKG_QUERY_ROW_LIMIT)")
+    timeout_s: float | None = Field(None, gt=0, description="timeout (capped by TARGETKG_QUERY_TIMEOUT_S)")
+
+
+class QueryResponse(Envelope):
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float
+
+
+# ------------------------------------------------------------------------------- helpers
+class ApiProblem(Exception):
+    def __init__(self, status: int, title: str, detail: str, **extra):
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem(status: int, title: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
     """RFC 9457 problem details."""
     return JSONResponse({"type": "about:blank", "title": title, "status": status, "detail": detail, **extra},
-                        status_code=status, media_type=PROBLEM)
+                        status_code=status, media_type=PROBLEM, headers=headers)
 
 
+_release_lock = threading.Lock()
+_release: tuple[float, str | None] = (0.0, None)
+
+
+def current_release(drv, database: str) -> str | None:
+    global _release
+    from targetkg.service import queries
+
+    with _release_lock:
+        if time.monotonic() - _release[0] < 30.0:
+            return _release[1]
+    rel = queries.release(drv, database)
+    with _release_lock:
+        _release = (time.monotonic(), rel)
+    return rel
+
+
+class _Cache:
+    """Results per (release, key) for api_cache_s seconds: the warehouse only changes on a rebuild."""
+
+    def __init__(self, size: int = 256):
+        self.size, self.data, self.lock = size, {}, threading.Lock()
+
+    def get(self, key, ttl: float, compute):
+        now = time.monotonic()
+        with self.lock:
+            hit = self.data.get(key)
+            if hit and now - hit[0] < ttl:
+                return hit[1]
+        value = compute()
+        with self.lock:
+            if len(self.data) >= self.size:
+                self.data.pop(next(iter(self.data)))
+            self.data[key] = (now, value)
+        return value
+
+
+_cache = _Cache()
+
+
+def browser_link(cypher: str) -> str | None:
+    s = get_settings()
+    if not s.managed:
+        return None
+    return f"{s.http_url}/browser/?cmd=edit&arg={quote(cypher)}"
+
+
+def _lit(v: str) -> str:
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ctx():
+    """(driver, database, release) for a request."""
+    from targetkg.graph.connection import driver
+
+    s = get_settings()
+    drv = driver(s)
+    return drv, s.neo4j_database, current_release(drv, s.neo4j_database)
+
+
+# ------------------------------------------------------------------------------- app
 def create_app() -> FastAPI:
     app = FastAPI(title="TargetKG hypothesis API", version=__version__,
-                  description="Ranked, evidenced target hypotheses from the TargetKG Neo4j warehouse.")
+                  description="Ranked, evidenced target hypotheses from the TargetKG Neo4j warehouse. "
+                              "Errors are RFC 9457 `application/problem+json`; every response carries the graph "
+                              "release (`release`, header `X-TargetKG-Release`).",
+                  responses={503: {"model": Problem, "description": "Neo4j unavailable"}})
 
-    @app.get("/health", response_model=Health, responses={503: {"description": "Neo4j unreachable"}})
+    # ---- errors as problem+json
+    @app.exception_handler(ApiProblem)
+    def _api_problem(request: Request, exc: ApiProblem):
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http_problem(request: Request, exc: StarletteHTTPException):
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}
+        return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail),
+                       headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_problem(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        detail = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()))}: {e.get('msg')}" for e in errs)
+        return problem(422, "Invalid request", detail,
+                       errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errs])
+
+    from neo4j.exceptions import DriverError, Neo4jError
+    from targetkg.graph.connection import Neo4jUnavailable
+
+    @app.exception_handler(Neo4jUnavailable)
+    def _unavailable_problem(request: Request, exc: Neo4jUnavailable):
+        return problem(503, "Neo4j unavailable", str(exc))
+
+    @app.exception_handler(DriverError)
+    def _driver_problem(request: Request, exc: DriverError):
+        from targetkg.graph.connection import close_all
+
+        close_all()  # the next request reconnects when the server is back
+        return problem(503, "Neo4j unavailable", f"{exc.__class__.__name__}: {exc}")
+
+    @app.exception_handler(Neo4jError)
+    def _neo4j_problem(request: Request, exc: Neo4jError):
+        code = exc.code or ""
+        if "TransactionTimedOut" in code or "Terminated" in code:
+            return problem(504, "Query timed out", f"Neo4j stopped the query: {exc.message}")
+        if code.startswith("Neo.TransientError") or "Unavailable" in code:
+            return problem(503, "Neo4j unavailable", f"{code}: {exc.message}")
+        return problem(500, "Neo4j error", f"{code}: {exc.message}")
+
+    @app.exception_handler(Exception)
+    def _any_problem(request: Request, exc: Exception):
+        return problem(500, "Internal error", f"{exc.__class__.__name__}: {exc}")
+
+    @app.middleware("http")
+    async def _release_header(request: Request, call_next):
+        response = await call_next(request)
+        rel = _release[1]
+        if rel:
+            response.headers["X-TargetKG-Release"] = rel
+        return response
+
+    # ---- /health
+    @app.get("/health", response_model=Health, responses={503: {"model": Problem, "description": "Neo4j unreachable"}})
     def health(request: Request):
         """Runs a real Cypher query; 503 with the reason when Neo4j cannot answer."""
         from targetkg.graph.connection import Neo4jUnavailable, driver
@@ -49,12 +369,201 @@ def create_app() -> FastAPI:
             data = queries.health(driver(settings), settings.neo4j_database)
         except Neo4jUnavailable as exc:
             return problem(503, "Neo4j unavailable", str(exc), neo4j=settings.bolt_uri)
-        except Exception as exc:  # driver errors while the server restarts
+        except Exception as exc:  # noqa: BLE001 - driver errors while the server restarts
             from targetkg.graph.connection import close_all
 
             close_all()  # the next call reconnects when the server is back
             return problem(503, "Neo4j unavailable", f"{exc.__class__.__name__}: {exc}", neo4j=settings.bolt_uri)
         return Health(status="ok", neo4j=settings.bolt_uri, **data)
+
+    # ---- /search
+    @app.get("/search", response_model=SearchResponse, responses={400: {"model": Problem}})
+    def search(q: str = Query(..., min_length=1, max_length=200, description="name, synonym or id; typo-tolerant"),
+               label: str | None = Query(None, description="only this node label, e.g. Gene, Disease, Drug, Pathway"),
+               limit: int = Query(20, ge=1, le=100)):
+        """Full-text search over names, synonyms and ids (`entity_names` index): exact, prefix and fuzzy matches."""
+        from targetkg.graph.schema import load_schema
+        from targetkg.service import queries
+
+        if label is not None and label not in load_schema().public_labels():
+            raise ApiProblem(400, "Unknown label", f"label {label!r} is not one of {', '.join(load_schema().public_labels())}")
+        drv, db, rel = _ctx()
+        hits = queries.search(drv, db, q, limit=limit, label=label)
+        return SearchResponse(release=rel, query=q, hits=hits,
+                              browser_url=browser_link(queries.BROWSER_SEARCH.format(q=_lit(queries.lucene_query(q)))))
+
+    # ---- /entities/{curie}
+    @app.get("/entities/{curie:path}", response_model=EntityResponse, responses={404: {"model": Problem}})
+    def entity(curie: str, top: int = Query(5, ge=0, le=50, description="neighbours listed per group")):
+        """A node with a summary of its neighbours: counts per relationship type, direction and label, and the first few."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        node = queries.entity_node(drv, db, curie)
+        if node is None:
+            raise ApiProblem(404, "Entity not found", f"no node with id {curie!r}; find ids with GET /search?q=...")
+        groups = queries.entity_neighbours(drv, db, curie, top)
+        props = {k: v for k, v in node.items() if k not in ("label", "labels")}
+        return EntityResponse(release=rel, id=node["id"], name=node.get("name"), label=node["label"], labels=node["labels"],
+                              properties=queries._jsonable(props), degree=sum(g["count"] for g in groups), neighbours=groups,
+                              browser_url=browser_link(queries.BROWSER_ENTITY.format(label=node["label"], id=_lit(curie))))
+
+    # ---- /diseases/{curie}/targets
+    @app.get("/diseases/{curie:path}/targets", response_model=TargetsResponse, responses={404: {"model": Problem}})
+    def disease_targets(curie: str,
+                        min_score: float = Query(0.0, ge=0.0, le=1.0),
+                        sources: list[str] | None = Query(None, description="evidence components to use: association, drug, pathway, predicted"),  # noqa: B008
+                        include: Literal["all", "known", "novel"] = Query("all", description="known = curated association or a drug that treats it binds the gene"),
+                        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+                        pathway_min_size: int = Query(5, ge=1), pathway_max_size: int = Query(300, ge=1)):
+        """Ranked candidate targets for a disease: curated associations, genes in pathways of the disease genes,
+        targets of drugs that treat it, and model predictions (PREDICTED_* edges) merged into one score."""
+        from targetkg.service import queries, ranking
+        from targetkg.settings import Settings as api_settings  # re-read per call: rotating a key needs no restart
+
+        comps_sel = None
+        if sources:
+            comps_sel = [c for s in sources for c in s.split(",") if c]
+            bad = [c for c in comps_sel if c not in ranking.WEIGHTS]
+            if bad:
+                raise ApiProblem(400, "Unknown evidence source", f"{bad} not in {list(ranking.WEIGHTS)}")
+        drv, db, rel = _ctx()
+        dis = queries._read(drv, db, queries.DISEASE, {"disease": curie})
+        if not dis:
+            raise ApiProblem(404, "Disease not found", f"no Disease with id {curie!r}; find ids with GET /search?q=...&label=Disease")
+        ranked = _cache.get(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size, rel),
+                            api_settings().api_cache_s,
+                            lambda: ranking.rank_targets(dis[0], queries.disease_components(
+                                drv, db, curie, pathway_min_size, pathway_max_size), comps_sel))
+        ranked = [t for t in ranked if t["score"] >= min_score and
+                  (include == "all" or (include == "known") == t["known"])]
+        return TargetsResponse(release=rel, disease=PathNode(**dis[0]), total=len(ranked), offset=offset, limit=limit,
+                               weights={k: v for k, v in ranking.WEIGHTS.items() if not comps_sel or k in comps_sel},
+                               targets=ranked[offset:offset + limit],
+                               browser_url=browser_link(queries.BROWSER_DISEASE.format(id=_lit(curie))))
+
+    # ---- /drugs/{curie}/hypotheses
+    @app.get("/drugs/{curie:path}/hypotheses", response_model=HypothesesResponse, responses={404: {"model": Problem}})
+    def drug_hypotheses(curie: str, include: Literal["all", "known", "novel"] = Query("novel", description="known = the drug already treats the disease"),
+                        min_score: float = Query(0.0, ge=0.0, le=1.0),
+                        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+                        pathway_min_size: int = Query(5, ge=1), pathway_max_size: int = Query(300, ge=1)):
+        """Repurposing hypotheses: drug → target → (pathway →) disease, ranked, with the evidence paths."""
+        from targetkg.service import queries, ranking
+        from targetkg.settings import Settings as api_settings  # re-read per call: rotating a key needs no restart
+
+        drv, db, rel = _ctx()
+        drug = queries._read(drv, db, queries.DRUG, {"drug": curie})
+        if not drug:
+            raise ApiProblem(404, "Drug not found", f"no Drug with id {curie!r}; find ids with GET /search?q=...&label=Drug")
+        all_ranked = _cache.get(("drug", curie, pathway_min_size, pathway_max_size, rel), api_settings().api_cache_s,
+                                lambda: ranking.rank_drug_hypotheses(drug[0], queries.drug_components(
+                                    drv, db, curie, pathway_min_size, pathway_max_size)))
+        ranked = [h for h in all_ranked
+                  if h["score"] >= min_score and (include == "all" or (include == "known") == h["known"])]
+        return HypothesesResponse(release=rel, drug=PathNode(**drug[0]), total=len(ranked), offset=offset, limit=limit,
+                                  hypotheses=ranked[offset:offset + limit],
+                                  browser_url=browser_link(queries.BROWSER_DRUG.format(id=_lit(curie))))
+
+    # ---- /genes/{curie}/evidence
+    @app.get("/genes/{curie:path}/evidence", response_model=GeneEvidenceResponse, responses={404: {"model": Problem}})
+    def gene_evidence(curie: str, types: list[str] | None = Query(None, description="only these relationship types")):  # noqa: B008
+        """Every edge linking a gene (CURIE, symbol or xref) to diseases and drugs, curated and predicted, with provenance."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        gene, rows = queries.gene_evidence(drv, db, curie, types)
+        if gene is None:
+            raise ApiProblem(404, "Gene not found", f"no Gene with id, symbol or xref {curie!r}")
+        ev = [GeneEvidence(**{**r, "edge_release": r.pop("release")}) for r in rows]
+        return GeneEvidenceResponse(release=rel, gene=PathNode(id=gene["id"], name=gene["name"]),
+                                    diseases=len({e.id for e in ev if e.kind == "disease"}),
+                                    drugs=len({e.id for e in ev if e.kind == "drug"}), evidence=ev,
+                                    browser_url=browser_link(queries.BROWSER_GENE.format(id=_lit(gene["id"]))))
+
+    # ---- /enrichment
+    @app.post("/enrichment", response_model=EnrichmentResponse, responses={400: {"model": Problem}})
+    def enrichment(req: EnrichmentRequest):
+        """Pathway over-representation of a gene list: hypergeometric test, Benjamini–Hochberg FDR (TargetMine-style)."""
+        from targetkg.service import queries, ranking
+
+        drv, db, rel = _ctx()
+        res = queries.resolve_genes(drv, db, list(dict.fromkeys(req.genes)))
+        resolved = {r["term"]: r["id"] for r in res if r["id"]}
+        unresolved = [r["term"] for r in res if not r["id"]]
+        if not resolved:
+            raise ApiProblem(400, "No known genes", f"none of the {len(req.genes)} genes is in the warehouse: {unresolved[:10]}")
+        if req.background:
+            bres = queries.resolve_genes(drv, db, list(dict.fromkeys(req.background)))
+            background = {r["id"] for r in bres if r["id"]}
+        else:
+            background = set(_cache.get(("annotated", tuple(req.sources or ()), rel), 3600.0,
+                                        lambda: queries.annotated_genes(drv, db, req.sources)))
+        query_ids = set(resolved.values())
+        hit_pw = queries.gene_pathways(drv, db, sorted(query_ids & background), req.sources)
+        members = queries.pathway_members(drv, db, [r["pathway"] for r in hit_pw], req.sources)
+        names = {r["pathway"]: r["name"] for r in hit_pw}
+        rows = ranking.enrichment(query_ids, background, {p: (names[p], set(m)) for p, m in members.items()},
+                                  req.min_size, req.max_size)
+        rows = [r for r in rows if r["fdr"] <= req.max_fdr][: req.limit]
+        return EnrichmentResponse(release=rel, resolved=resolved, unresolved=unresolved, background_size=len(background),
+                                  tested=len(members), pathways=rows)
+
+    # ---- /query
+    @app.post("/query", response_model=QueryResponse,
+              responses={400: {"model": Problem}, 401: {"model": Problem}, 403: {"model": Problem}, 504: {"model": Problem}})
+    def user_query(req: QueryRequest, x_api_key: str | None = Header(None),
+                   authorization: str | None = Header(None)):
+        """Run a read-only Cypher query (API key in `X-API-Key` or `Authorization: Bearer`). Writes, admin commands,
+        procedures off the allow-list and multi-statement requests are refused before execution; the query runs in a
+        READ transaction with a server-side timeout and a row limit."""
+        from targetkg.service import queries
+        from targetkg.settings import Settings as api_settings  # re-read per call: rotating a key needs no restart
+        from targetkg.service.readonly import RefusedQuery, check_cypher
+
+        cfg = api_settings()
+        key = x_api_key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None)
+        if not cfg.api_keys:
+            raise ApiProblem(401, "Unauthorized", "POST /query needs an API key and none is configured on the server "
+                                                  "(set TARGETKG_API_KEYS)")
+        if not key:
+            raise ApiProblem(401, "Unauthorized", "missing API key: send it in the X-API-Key header")
+        if not any(hmac.compare_digest(key.encode(), k.encode()) for k in cfg.api_keys):
+            raise ApiProblem(401, "Unauthorized", "wrong API key")
+        try:
+            cypher = check_cypher(req.cypher)
+        except RefusedQuery as exc:
+            raise ApiProblem(403, "Query refused", str(exc)) from None
+        drv, db, rel = _ctx()
+        from neo4j.exceptions import ClientError
+
+        try:
+            qtype = queries.explain_query_type(drv, db, cypher, req.params)
+        except ClientError as exc:
+            raise ApiProblem(400, "Invalid Cypher", f"{exc.code}: {exc.message}") from None
+        if qtype != "r":
+            raise ApiProblem(403, "Query refused", f"the query plan is not read-only (query type {qtype!r}): /query is read-only")
+        timeout = min(req.timeout_s or cfg.query_timeout_s, cfg.query_timeout_s)
+        limit = min(req.limit or cfg.query_row_limit, cfg.query_row_limit)
+        t0 = time.perf_counter()
+        try:
+            cols, rows, truncated = queries.run_read_only(drv, db, cypher, req.params, timeout, limit)
+        except ClientError as exc:
+            code = exc.code or ""
+            if "TransactionTimedOut" in code or "Terminated" in code:
+                raise ApiProblem(504, "Query timed out", f"the query ran past the {timeout:g} s timeout and was stopped "
+                                                         f"({code})", timeout_s=timeout) from None
+            if "AccessMode" in code or "Forbidden" in code or "Security" in code:
+                raise ApiProblem(403, "Query refused", f"{code}: {exc.message}") from None
+            raise ApiProblem(400, "Cypher error", f"{code}: {exc.message}") from None
+        except Exception as exc:
+            code = getattr(exc, "code", "") or ""
+            if "TransactionTimedOut" in code or "Terminated" in code:
+                raise ApiProblem(504, "Query timed out", f"the query ran past the {timeout:g} s timeout and was stopped "
+                                                         f"({code})", timeout_s=timeout) from None
+            raise
+        return QueryResponse(release=rel, columns=cols, rows=rows, row_count=len(rows), truncated=truncated,
+                             elapsed_ms=round((time.perf_counter() - t0) * 1000, 1), browser_url=browser_link(cypher))
 
     return app
 

@@ -19,3 +19,354 @@ def health(drv: Driver, database: str, timeout_s: float = 5.0) -> dict[str, Any]
     with drv.session(database=database, default_access_mode="READ") as session:
         rec = session.execute_read(lambda tx: tx.run(HEALTH, timeout=timeout_s).single())
     return rec.data()
+
+
+# ---------------------------------------------------------------------------------------
+# Shared pieces
+# ---------------------------------------------------------------------------------------
+def _lookup_union() -> str:
+    """One index seek per public label (labels come from graph/schema.yaml, never from users)."""
+    from targetkg.graph.schema import load_schema
+
+    labels = load_schema().public_labels()
+    return "\nUNION\n".join(f"MATCH (n:`{label}` {{id: $id}}) RETURN n" for label in labels)
+
+
+def _read(drv: Driver, database: str, cypher: str, params: dict[str, Any], timeout_s: float = 30.0) -> list[dict]:
+    from neo4j import unit_of_work
+
+    @unit_of_work(timeout=timeout_s)
+    def work(tx):
+        return tx.run(cypher, params).data()
+
+    with drv.session(database=database, default_access_mode="READ",
+                     notifications_min_severity="OFF") as session:
+        return session.execute_read(work)
+
+
+RELEASE = "MATCH (s:Source) RETURN max(s.release) AS release"
+
+
+def release(drv: Driver, database: str) -> str | None:
+    rows = _read(drv, database, RELEASE, {}, 5.0)
+    return rows[0]["release"] if rows else None
+
+
+# Neo4j Browser deep links (values are inserted as quoted Cypher literals by the caller)
+BROWSER_SEARCH = "CALL db.index.fulltext.queryNodes('entity_names', {q}) YIELD node, score RETURN node, score LIMIT 25"
+BROWSER_ENTITY = "MATCH p=(n:`{label}` {{id: {id}}})--() RETURN p LIMIT 50"
+BROWSER_DISEASE = "MATCH p=(:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {{id: {id}}}) RETURN p LIMIT 50"
+BROWSER_DRUG = ("MATCH p=(:Drug {{id: {id}}})-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(:Gene)"
+                "-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease) RETURN p LIMIT 50")
+BROWSER_GENE = "MATCH p=(:Gene {{id: {id}}})--(x) WHERE x:Disease OR x:Drug RETURN p LIMIT 100"
+
+
+# ---------------------------------------------------------------------------------------
+# /search
+# ---------------------------------------------------------------------------------------
+SEARCH = """
+CALL db.index.fulltext.queryNodes('entity_names', $lucene, {limit: $limit})
+YIELD node, score
+WHERE $label IS NULL OR $label IN labels(node)
+RETURN node.id AS id, node.name AS name, [l IN labels(node) WHERE l <> 'Source'][0] AS label,
+       node.synonyms[..5] AS synonyms, score
+ORDER BY score DESC
+"""
+
+_LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
+
+
+def lucene_escape(term: str) -> str:
+    return "".join("\\" + c if c in _LUCENE_SPECIAL else c for c in term)
+
+
+def lucene_query(q: str) -> str:
+    """Exact phrase (boosted), then per term: exact, prefix and fuzzy (typo-tolerant) matches."""
+    import re
+
+    q = q.strip()
+    terms = [t for t in re.split(r"[\s:]+", q) if t]
+    parts = [f'"{lucene_escape(q)}"^10']
+    for t in terms:
+        e = lucene_escape(t.lower())
+        parts.append(f"{e}^4")
+        if len(t) >= 2:
+            parts.append(f"{e}*^2")
+        if len(t) >= 4:
+            parts.append(f"{e}~")
+    return " OR ".join(parts)
+
+
+def search(drv: Driver, database: str, q: str, limit: int = 20, label: str | None = None) -> list[dict]:
+    rows: list[dict] = []
+    exact = entity_node(drv, database, q.strip())
+    if exact is not None:
+        n = exact
+        rows.append({"id": n["id"], "name": n.get("name"), "label": n["label"], "synonyms": (n.get("synonyms") or [])[:5],
+                     "score": None, "match": "id"})
+    fetch = limit * 5 if label else limit + 1
+    for r in _read(drv, database, SEARCH, {"lucene": lucene_query(q), "limit": fetch, "label": label}):
+        if any(x["id"] == r["id"] for x in rows):
+            continue
+        rows.append({**r, "match": "fulltext"})
+    if label:
+        rows = [r for r in rows if r["label"] == label]
+    return rows[:limit]
+
+
+# ---------------------------------------------------------------------------------------
+# /entities/{curie}
+# ---------------------------------------------------------------------------------------
+_ENTITY = None
+
+
+def entity_node(drv: Driver, database: str, curie: str) -> dict | None:
+    global _ENTITY
+    if _ENTITY is None:
+        _ENTITY = "CALL () {\n" + _lookup_union() + "\n}\nRETURN n {.*, label: [l IN labels(n)][0], labels: labels(n)} AS n LIMIT 1"
+    rows = _read(drv, database, _ENTITY, {"id": curie})
+    return rows[0]["n"] if rows else None
+
+
+NEIGHBOUR_SUMMARY = """
+CALL () { %s }
+MATCH (n)-[r]-(m)
+WITH type(r) AS type, CASE WHEN startNode(r) = n THEN 'out' ELSE 'in' END AS direction,
+     [l IN labels(m)][0] AS label, m, r
+WITH type, direction, label, count(*) AS count,
+     collect({id: m.id, name: m.name, source: r.primary_knowledge_source})[..$top] AS top
+RETURN type, direction, label, count, top
+ORDER BY count DESC
+"""
+
+
+def entity_neighbours(drv: Driver, database: str, curie: str, top: int = 5) -> list[dict]:
+    return _read(drv, database, NEIGHBOUR_SUMMARY % _lookup_union(), {"id": curie, "top": top})
+
+
+# ---------------------------------------------------------------------------------------
+# /diseases/{curie}/targets
+# ---------------------------------------------------------------------------------------
+DISEASE = "MATCH (d:Disease {id: $disease}) RETURN d.id AS id, d.name AS name"
+
+# Curated: genes associated with the disease (Hetionet DaG and any other source).
+DISEASE_ASSOCIATED_GENES = """
+MATCH (g:Gene)-[r:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
+RETURN g.id AS gene, g.name AS symbol, collect(DISTINCT r.primary_knowledge_source) AS sources,
+       collect(DISTINCT r.source_file) AS files
+"""
+
+# Curated: targets (bound genes) of drugs that treat the disease.
+DISEASE_DRUG_TARGETS = """
+MATCH (dis:Disease {id: $disease})<-[t:TREATS]-(drug:Drug)-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(g:Gene)
+RETURN g.id AS gene, g.name AS symbol,
+       collect(DISTINCT {drug: drug.id, drug_name: drug.name, treats_source: t.primary_knowledge_source,
+                         binds_source: b.primary_knowledge_source}) AS drugs
+"""
+
+# Curated: genes sharing a (not too large) pathway with the disease's associated genes.
+# Contribution of a pathway to gene g: (disease genes in it other than g) / pathway size.
+DISEASE_PATHWAY_GENES = """
+MATCH (ag:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
+MATCH (ag)-[:PARTICIPATES_IN]->(p:Pathway)
+WITH p, collect(DISTINCT ag.id) AS hits
+WITH p, hits, COUNT { (p)<-[:PARTICIPATES_IN]-(:Gene) } AS size
+WHERE size >= $min_size AND size <= $max_size
+MATCH (p)<-[:PARTICIPATES_IN]-(g:Gene)
+WITH DISTINCT g, p, size, hits
+WITH g, p, size, [h IN hits WHERE h <> g.id] AS via
+WHERE size(via) > 0
+WITH g, p, size, via, toFloat(size(via)) / size AS w
+ORDER BY w DESC
+WITH g, sum(w) AS raw, collect({pathway: p.id, pathway_name: p.name, size: size, via: via[..3], weight: w})[..3] AS paths
+RETURN g.id AS gene, g.name AS symbol, raw, paths
+ORDER BY raw DESC LIMIT $pathway_limit
+"""
+
+# Model predictions (PREDICTED_* edges written by models/), if any exist.
+DISEASE_PREDICTED = """
+MATCH (g:Gene)-[r]-(:Disease {id: $disease})
+WHERE type(r) STARTS WITH 'PREDICTED'
+RETURN g.id AS gene, g.name AS symbol, max(coalesce(r.score, r.probability, 0.5)) AS score,
+       collect(DISTINCT {type: type(r), model: coalesce(r.model, r.primary_knowledge_source), run: r.run_id,
+                         score: coalesce(r.score, r.probability)})[..3] AS predictions
+"""
+
+
+def disease_components(drv: Driver, database: str, disease: str, min_size: int = 5, max_size: int = 300,
+                       pathway_limit: int = 1000) -> dict:
+    p = {"disease": disease, "min_size": min_size, "max_size": max_size, "pathway_limit": pathway_limit}
+    return {
+        "association": _read(drv, database, DISEASE_ASSOCIATED_GENES, p),
+        "drug": _read(drv, database, DISEASE_DRUG_TARGETS, p),
+        "pathway": _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0),
+        "predicted": _read(drv, database, DISEASE_PREDICTED, p),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# /drugs/{curie}/hypotheses
+# ---------------------------------------------------------------------------------------
+DRUG = "MATCH (d:Drug {id: $drug}) RETURN d.id AS id, d.name AS name"
+
+# drug -> target -> disease (the target itself is associated with the disease)
+DRUG_DIRECT = """
+MATCH (drug:Drug {id: $drug})-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+RETURN dis.id AS disease, dis.name AS disease_name, collect(DISTINCT {target: t.id, symbol: t.name}) AS targets,
+       EXISTS { (drug)-[:TREATS]->(dis) } AS known
+"""
+
+# drug -> target -> pathway -> disease (through the disease's associated genes in that pathway)
+DRUG_PATHWAY = """
+MATCH (drug:Drug {id: $drug})-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[:PARTICIPATES_IN]->(p:Pathway)
+WITH drug, t, p, COUNT { (p)<-[:PARTICIPATES_IN]-(:Gene) } AS size
+WHERE size >= $min_size AND size <= $max_size
+MATCH (p)<-[:PARTICIPATES_IN]-(g:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+WITH drug, dis, t, p, size, collect(DISTINCT g.name) AS dgenes
+WITH drug, dis, t, p, size, dgenes, toFloat(size(dgenes)) / size AS w
+ORDER BY w DESC
+WITH drug, dis, sum(w) AS raw,
+     collect({target: t.id, symbol: t.name, pathway: p.id, pathway_name: p.name, size: size,
+              disease_genes: dgenes[..3], weight: w})[..5] AS paths
+RETURN dis.id AS disease, dis.name AS disease_name, raw, paths, EXISTS { (drug)-[:TREATS]->(dis) } AS known
+"""
+
+
+def drug_components(drv: Driver, database: str, drug: str, min_size: int = 5, max_size: int = 300) -> dict:
+    p = {"drug": drug, "min_size": min_size, "max_size": max_size}
+    return {"direct": _read(drv, database, DRUG_DIRECT, p), "pathway": _read(drv, database, DRUG_PATHWAY, p, 60.0)}
+
+
+# ---------------------------------------------------------------------------------------
+# /genes/{curie}/evidence
+# ---------------------------------------------------------------------------------------
+GENE = """
+MATCH (g:Gene) WHERE g.id = $gene OR (g.name = $gene) OR $gene IN g.xrefs
+RETURN g.id AS id, g.name AS name, g.full_name AS full_name ORDER BY (g.id = $gene) DESC, (g.name = $gene) DESC LIMIT 1
+"""
+
+GENE_EVIDENCE = """
+MATCH (g:Gene {id: $gene})-[r]-(x)
+WHERE (x:Disease OR x:Drug OR x:SmallMolecule) AND ($types IS NULL OR type(r) IN $types)
+RETURN CASE WHEN x:Disease THEN 'disease' ELSE 'drug' END AS kind,
+       x.id AS id, x.name AS name, type(r) AS type,
+       CASE WHEN startNode(r) = g THEN 'out' ELSE 'in' END AS direction,
+       type(r) STARTS WITH 'PREDICTED' AS predicted,
+       r.primary_knowledge_source AS source, r.source_version AS source_version, r.source_file AS source_file,
+       r.source_predicate AS source_predicate, r.knowledge_level AS knowledge_level,
+       r.agent_type AS agent_type, r.evidence AS evidence, r.release AS release,
+       coalesce(r.score, r.probability) AS score
+ORDER BY kind, predicted, type, name
+"""
+
+
+def gene_evidence(drv: Driver, database: str, gene: str, types: list[str] | None = None) -> tuple[dict | None, list[dict]]:
+    rows = _read(drv, database, GENE, {"gene": gene})
+    if not rows:
+        return None, []
+    g = rows[0]
+    return g, _read(drv, database, GENE_EVIDENCE, {"gene": g["id"], "types": types})
+
+
+# ---------------------------------------------------------------------------------------
+# /enrichment
+# ---------------------------------------------------------------------------------------
+RESOLVE_GENES = """
+UNWIND $terms AS term
+OPTIONAL MATCH (g:Gene) WHERE g.id = term OR g.name = term
+WITH term, collect(g)[0] AS g
+OPTIONAL MATCH (g2:Gene) WHERE g IS NULL AND (term IN g2.xrefs OR toUpper(term) = g2.name OR term IN g2.synonyms)
+WITH term, g, collect(g2)[0] AS g2
+WITH term, coalesce(g, g2) AS g
+RETURN term, g.id AS id, g.name AS symbol
+"""
+
+# Background = every gene annotated to any pathway of the chosen sources.
+ANNOTATED_GENES = """
+MATCH (g:Gene) WHERE EXISTS {
+  (g)-[r:PARTICIPATES_IN]->(:Pathway) WHERE $sources IS NULL OR r.primary_knowledge_source IN $sources }
+RETURN g.id AS id
+"""
+
+GENE_PATHWAYS = """
+UNWIND $ids AS id
+MATCH (g:Gene {id: id})-[r:PARTICIPATES_IN]->(p:Pathway)
+WHERE $sources IS NULL OR r.primary_knowledge_source IN $sources
+RETURN p.id AS pathway, p.name AS name, collect(DISTINCT g.id) AS genes
+"""
+
+PATHWAY_MEMBERS = """
+UNWIND $pathways AS pid
+MATCH (p:Pathway {id: pid})<-[r:PARTICIPATES_IN]-(g:Gene)
+WHERE $sources IS NULL OR r.primary_knowledge_source IN $sources
+RETURN p.id AS pathway, collect(DISTINCT g.id) AS members
+"""
+
+
+def resolve_genes(drv: Driver, database: str, terms: list[str]) -> list[dict]:
+    return _read(drv, database, RESOLVE_GENES, {"terms": terms})
+
+
+def annotated_genes(drv: Driver, database: str, sources: list[str] | None) -> list[str]:
+    return [r["id"] for r in _read(drv, database, ANNOTATED_GENES, {"sources": sources}, 60.0)]
+
+
+def gene_pathways(drv: Driver, database: str, ids: list[str], sources: list[str] | None) -> list[dict]:
+    return _read(drv, database, GENE_PATHWAYS, {"ids": ids, "sources": sources}, 60.0)
+
+
+def pathway_members(drv: Driver, database: str, pathways: list[str], sources: list[str] | None) -> dict[str, list[str]]:
+    rows = _read(drv, database, PATHWAY_MEMBERS, {"pathways": pathways, "sources": sources}, 60.0)
+    return {r["pathway"]: r["members"] for r in rows}
+
+
+# ---------------------------------------------------------------------------------------
+# POST /query: a user's Cypher, read-only (see service/readonly.py)
+# ---------------------------------------------------------------------------------------
+def _jsonable(v: Any) -> Any:
+    from neo4j.graph import Node, Path, Relationship
+
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, Node):
+        return {"labels": sorted(v.labels), **_jsonable(dict(v))}
+    if isinstance(v, Relationship):
+        return {"type": v.type, "start": v.start_node.get("id") if v.start_node else None,
+                "end": v.end_node.get("id") if v.end_node else None, **_jsonable(dict(v))}
+    if isinstance(v, Path):
+        return {"nodes": [_jsonable(n) for n in v.nodes], "relationships": [_jsonable(r) for r in v.relationships]}
+    return str(v)
+
+
+def explain_query_type(drv: Driver, database: str, cypher: str, params: dict[str, Any]) -> str:
+    """The plan's query type without running the query: 'r', 'rw', 'w' or 's'."""
+    with drv.session(database=database, default_access_mode="READ", notifications_min_severity="OFF") as session:
+        summary = session.run("EXPLAIN " + cypher, params).consume()
+    return summary.query_type
+
+
+def run_read_only(drv: Driver, database: str, cypher: str, params: dict[str, Any], timeout_s: float,
+                  row_limit: int) -> tuple[list[str], list[dict], bool]:
+    """(columns, rows, truncated): a READ transaction with a server-side timeout, always rolled back."""
+    with drv.session(database=database, default_access_mode="READ", notifications_min_severity="OFF") as session:
+        tx = session.begin_transaction(timeout=timeout_s)
+        try:
+            result = tx.run(cypher, params)
+            columns = list(result.keys())
+            rows, truncated = [], False
+            for rec in result:
+                if len(rows) >= row_limit:
+                    truncated = True
+                    break
+                rows.append({k: _jsonable(rec[k]) for k in columns})
+        finally:
+            try:
+                if not tx.closed():
+                    tx.rollback()
+            except Exception:  # noqa: BLE001, S110 - the server already ended it (timeout)
+                pass
+    return columns, rows, truncated

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The repository root when running from a checkout (editable install); used only for the
 # development default of the shared data directory.
@@ -59,6 +60,20 @@ class Settings(BaseSettings):
 
     # --- build ------------------------------------------------------------------------
     release: str | None = None  # build id; default: derived from the date at build time
+
+    # --- API ----------------------------------------------------------------------------
+    # Keys for POST /query, comma-separated in TARGETKG_API_KEYS (never in code).
+    api_keys: Annotated[list[str], NoDecode] = []
+    query_timeout_s: float = 10.0
+    query_row_limit: int = 1000
+    api_cache_s: float = 300.0  # ranked results are cached per (release, request) this long
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v):
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
 
     @property
     def managed(self) -> bool:

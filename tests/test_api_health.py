@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-
 from targetkg.service.app import create_app
+
 from targetkg.settings import Settings
 
 

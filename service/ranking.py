@@ -1,0 +1,161 @@
+"""Scoring: merge the evidence components into one ranked list (pure Python, tested directly)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Weights of the component scores in the combined score (a weighted mean over the selected components).
+WEIGHTS = {"association": 0.4, "drug": 0.3, "pathway": 0.2, "predicted": 0.1}
+COMPONENTS = tuple(WEIGHTS)
+
+
+def saturate(x: float, scale: float = 1.0) -> float:
+    """Map a non-negative evidence mass to [0, 1)."""
+    return 1.0 - math.exp(-max(x, 0.0) / scale)
+
+
+def rank_targets(disease: dict, comps: dict[str, list[dict]], sources: list[str] | None = None) -> list[dict[str, Any]]:
+    sources = [s for s in (sources or COMPONENTS) if s in WEIGHTS]
+    cand: dict[str, dict[str, Any]] = {}
+
+    def get(row):
+        c = cand.get(row["gene"])
+        if c is None:
+            c = cand[row["gene"]] = {"gene": row["gene"], "symbol": row.get("symbol"),
+                                     "components": {k: 0.0 for k in COMPONENTS}, "paths": []}
+        return c
+
+    d_id, d_name = disease["id"], disease.get("name")
+    if "association" in sources:
+        for r in comps.get("association", []):
+            c = get(r)
+            c["components"]["association"] = 1.0
+            c["paths"].append({"kind": "association", "weight": 1.0, "sources": r["sources"], "nodes": [
+                {"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
+                "relationships": ["GENE_ASSOCIATED_WITH_CONDITION"]})
+    if "drug" in sources:
+        for r in comps.get("drug", []):
+            c = get(r)
+            c["components"]["drug"] = 1.0 - 0.5 ** len(r["drugs"])
+            for dr in r["drugs"][:3]:
+                c["paths"].append({"kind": "drug", "weight": 0.5, "sources": sorted({dr["treats_source"], dr["binds_source"]} - {None}),
+                                   "nodes": [{"id": dr["drug"], "name": dr["drug_name"]}, {"id": r["gene"], "name": r["symbol"]},
+                                             {"id": d_id, "name": d_name}],
+                                   "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH (drug→gene)", "TREATS (drug→disease)"]})
+    if "pathway" in sources:
+        for r in comps.get("pathway", []):
+            c = get(r)
+            c["components"]["pathway"] = saturate(r["raw"], 3.0)
+            for p in r["paths"][:3]:
+                c["paths"].append({"kind": "pathway", "weight": p["weight"], "sources": [],
+                                   "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": p["pathway"], "name": p["pathway_name"]},
+                                             {"id": p["via"][0], "name": None}, {"id": d_id, "name": d_name}],
+                                   "relationships": ["PARTICIPATES_IN", "PARTICIPATES_IN", "GENE_ASSOCIATED_WITH_CONDITION"],
+                                   "note": f"{len(p['via'])} disease gene(s) in a pathway of {p['size']} genes"})
+    if "predicted" in sources:
+        for r in comps.get("predicted", []):
+            c = get(r)
+            c["components"]["predicted"] = float(r["score"] or 0.0)
+            for pr in r["predictions"]:
+                c["paths"].append({"kind": "predicted", "weight": float(pr.get("score") or 0.0), "sources": [pr.get("model")],
+                                   "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
+                                   "relationships": [pr["type"]]})
+    total_w = sum(WEIGHTS[s] for s in sources) or 1.0
+    out = []
+    for c in cand.values():
+        comp = c["components"]
+        c["score"] = round(sum(WEIGHTS[s] * comp[s] for s in sources) / total_w, 6)
+        c["known"] = comp["association"] > 0 or comp["drug"] > 0
+        c["paths"].sort(key=lambda p: -p["weight"])
+        c["paths"] = c["paths"][:5]
+        out.append(c)
+    out.sort(key=lambda c: (-c["score"], c["symbol"] or c["gene"]))
+    for i, c in enumerate(out, 1):
+        c["rank"] = i
+    return out
+
+
+def rank_drug_hypotheses(drug: dict, comps: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    cand: dict[str, dict[str, Any]] = {}
+
+    def get(r):
+        c = cand.get(r["disease"])
+        if c is None:
+            c = cand[r["disease"]] = {"disease": r["disease"], "name": r["disease_name"], "known": bool(r["known"]),
+                                      "components": {"target": 0.0, "pathway": 0.0}, "paths": []}
+        return c
+
+    for r in comps.get("direct", []):
+        c = get(r)
+        c["components"]["target"] = 1.0 - 0.5 ** len(r["targets"])
+        for t in r["targets"][:3]:
+            c["paths"].append({"kind": "target", "weight": 1.0, "sources": [],
+                               "nodes": [{"id": drug["id"], "name": drug.get("name")}, {"id": t["target"], "name": t["symbol"]},
+                                         {"id": r["disease"], "name": r["disease_name"]}],
+                               "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH", "GENE_ASSOCIATED_WITH_CONDITION"]})
+    for r in comps.get("pathway", []):
+        c = get(r)
+        c["components"]["pathway"] = saturate(r["raw"])
+        for p in r["paths"][:5]:
+            c["paths"].append({"kind": "pathway", "weight": p["weight"], "sources": [],
+                               "nodes": [{"id": drug["id"], "name": drug.get("name")}, {"id": p["target"], "name": p["symbol"]},
+                                         {"id": p["pathway"], "name": p["pathway_name"]},
+                                         {"id": None, "name": p["disease_genes"][0] if p["disease_genes"] else None},
+                                         {"id": r["disease"], "name": r["disease_name"]}],
+                               "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH", "PARTICIPATES_IN", "PARTICIPATES_IN",
+                                                 "GENE_ASSOCIATED_WITH_CONDITION"],
+                               "note": f"{len(p['disease_genes'])} disease gene(s) ({', '.join(p['disease_genes'])}) in a pathway of {p['size']} genes"})
+    out = []
+    for c in cand.values():
+        comp = c["components"]
+        c["score"] = round(0.6 * comp["target"] + 0.4 * comp["pathway"], 6)
+        c["paths"].sort(key=lambda p: -p["weight"])
+        c["paths"] = c["paths"][:5]
+        out.append(c)
+    out.sort(key=lambda c: (-c["score"], c["name"] or c["disease"]))
+    for i, c in enumerate(out, 1):
+        c["rank"] = i
+    return out
+
+
+def benjamini_hochberg(pvalues: list[float]) -> list[float]:
+    """BH-adjusted p-values (step-up, monotone, capped at 1), in input order."""
+    m = len(pvalues)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adj = [0.0] * m
+    prev = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        prev = min(prev, pvalues[i] * m / rank)
+        adj[i] = min(prev, 1.0)
+    return adj
+
+
+def enrichment(query: set[str], background: set[str], pathways: dict[str, tuple[str, set[str]]],
+               min_size: int = 5, max_size: int = 500) -> list[dict[str, Any]]:
+    """Over-representation: hypergeometric upper tail P(X >= k), X ~ Hypergeom(N, K, n), BH FDR."""
+    from scipy.stats import hypergeom
+
+    query = query & background
+    N, n = len(background), len(query)
+    rows = []
+    for pid, (name, members) in pathways.items():
+        members = members & background
+        K = len(members)
+        if K < min_size or K > max_size:
+            continue
+        hits = query & members
+        k = len(hits)
+        if k == 0:
+            continue
+        p = float(hypergeom.sf(k - 1, N, K, n))
+        rows.append({"pathway": pid, "name": name, "k": k, "K": K, "n": n, "N": N,
+                     "expected": K * n / N if N else 0.0, "fold": (k / (K * n / N)) if N and K and n else None,
+                     "pvalue": p, "genes": sorted(hits)})
+    for r, q in zip(rows, benjamini_hochberg([r["pvalue"] for r in rows])):
+        r["fdr"] = q
+    rows.sort(key=lambda r: (r["pvalue"], -r["k"], r["pathway"]))
+    return rows

@@ -1,0 +1,143 @@
+"""Notebook client for the TargetKG hypothesis API.
+
+    from targetkg.client import Client
+    kg = Client("http://127.0.0.1:8000", api_key="...")
+    kg.targets("DOID:363").head()
+    kg.hypotheses("DRUGBANK:DB00997")
+    kg.enrichment(["BRCA1", "BRCA2", "RAD51"])
+    kg.query("MATCH (d:Disease {id: $id}) RETURN d.name AS name", id="DOID:363")
+
+Every table method returns a pandas DataFrame; the graph release is in `df.attrs["release"]`.
+Errors from the API (RFC 9457 problem+json) raise `TargetKGError` with the server's message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pandas as pd
+
+
+class TargetKGError(RuntimeError):
+    """The API answered with an error (status, title and detail from the problem+json body)."""
+
+    def __init__(self, status: int, title: str, detail: str, url: str):
+        super().__init__(f"{status} {title}: {detail} ({url})")
+        self.status, self.title, self.detail, self.url = status, title, detail, url
+
+
+class Client:
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None, timeout: float = 60.0,
+                 retries: int = 3, backoff_s: float = 0.5, transport: httpx.BaseTransport | None = None):
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["X-API-Key"] = api_key
+        self.retries, self.backoff_s = retries, backoff_s
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
+
+    # ---- plumbing
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kw) -> dict[str, Any]:
+        """JSON body of a successful answer; retries connection errors and 502/503/504 (not 4xx)."""
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._http.request(method, path, **kw)
+            except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+                last = exc
+            else:
+                if resp.status_code < 400:
+                    return resp.json()
+                retryable = resp.status_code in (502, 503) or (resp.status_code == 504 and path != "/query")
+                if not retryable or attempt == self.retries:
+                    raise self._error(resp)
+                last = self._error(resp)
+            if attempt < self.retries:
+                time.sleep(self.backoff_s * 2 ** attempt)
+        if isinstance(last, TargetKGError):
+            raise last
+        raise TargetKGError(0, "Connection failed", f"{last.__class__.__name__}: {last}", str(self._http.base_url) + path)
+
+    @staticmethod
+    def _error(resp: httpx.Response) -> TargetKGError:
+        try:
+            body = resp.json()
+            title, detail = body.get("title", resp.reason_phrase), body.get("detail", resp.text)
+        except ValueError:
+            title, detail = resp.reason_phrase, resp.text[:500]
+        return TargetKGError(resp.status_code, title, detail, str(resp.url))
+
+    @staticmethod
+    def _frame(rows: list[dict], body: dict, columns: list[str] | None = None) -> pd.DataFrame:
+        df = pd.DataFrame(rows, columns=columns) if columns or not rows else pd.DataFrame(rows)
+        df.attrs["release"] = body.get("release")
+        df.attrs["browser_url"] = body.get("browser_url")
+        return df
+
+    # ---- endpoints
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health")
+
+    def search(self, q: str, label: str | None = None, limit: int = 20) -> pd.DataFrame:
+        params = {"q": q, "limit": limit, **({"label": label} if label else {})}
+        body = self._request("GET", "/search", params=params)
+        return self._frame(body["hits"], body, ["id", "name", "label", "synonyms", "score", "match"])
+
+    def entity(self, curie: str) -> dict[str, Any]:
+        return self._request("GET", f"/entities/{curie}")
+
+    def targets(self, disease: str, min_score: float = 0.0, sources: list[str] | None = None,
+                include: str = "all", limit: int = 50, offset: int = 0) -> pd.DataFrame:
+        """Ranked targets: one row per gene, component scores as columns, evidence paths in `paths`."""
+        params: dict[str, Any] = {"min_score": min_score, "include": include, "limit": limit, "offset": offset}
+        if sources:
+            params["sources"] = sources
+        body = self._request("GET", f"/diseases/{disease}/targets", params=params)
+        rows = [{"rank": t["rank"], "gene": t["gene"], "symbol": t["symbol"], "score": t["score"], "known": t["known"],
+                 **t["components"], "paths": t["paths"]} for t in body["targets"]]
+        df = self._frame(rows, body, ["rank", "gene", "symbol", "score", "known", "association", "drug", "pathway",
+                                      "predicted", "paths"])
+        df.attrs["total"] = body["total"]
+        return df
+
+    def hypotheses(self, drug: str, include: str = "novel", min_score: float = 0.0, limit: int = 50,
+                   offset: int = 0) -> pd.DataFrame:
+        body = self._request("GET", f"/drugs/{drug}/hypotheses",
+                             params={"include": include, "min_score": min_score, "limit": limit, "offset": offset})
+        rows = [{"rank": h["rank"], "disease": h["disease"], "name": h["name"], "score": h["score"], "known": h["known"],
+                 **h["components"], "paths": h["paths"]} for h in body["hypotheses"]]
+        df = self._frame(rows, body, ["rank", "disease", "name", "score", "known", "target", "pathway", "paths"])
+        df.attrs["total"] = body["total"]
+        return df
+
+    def gene_evidence(self, gene: str) -> pd.DataFrame:
+        body = self._request("GET", f"/genes/{gene}/evidence")
+        return self._frame(body["evidence"], body)
+
+    def enrichment(self, genes: list[str], background: list[str] | None = None, sources: list[str] | None = None,
+                   min_size: int = 5, max_size: int = 500, max_fdr: float = 1.0, limit: int = 100) -> pd.DataFrame:
+        body = self._request("POST", "/enrichment", json={"genes": list(genes), "background": background, "sources": sources,
+                                                          "min_size": min_size, "max_size": max_size, "max_fdr": max_fdr,
+                                                          "limit": limit})
+        df = self._frame(body["pathways"], body, ["pathway", "name", "k", "K", "n", "N", "expected", "fold", "pvalue",
+                                                   "fdr", "genes"])
+        df.attrs["unresolved"] = body["unresolved"]
+        return df
+
+    def query(self, cypher: str, limit: int | None = None, timeout_s: float | None = None, **params: Any) -> pd.DataFrame:
+        """Read-only Cypher through POST /query (needs an API key); `$name` parameters as keyword arguments."""
+        body = self._request("POST", "/query", json={"cypher": cypher, "params": params, "limit": limit,
+                                                     "timeout_s": timeout_s})
+        df = self._frame(body["rows"], body, body["columns"])
+        df.attrs["truncated"] = body["truncated"]
+        return df

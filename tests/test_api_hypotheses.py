@@ -1,0 +1,205 @@
+"""The read endpoints of the hypothesis API return real ranked data from the real test warehouse."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from targetkg.service.app import create_app
+
+DISEASE = "DOID:363"  # uterine cancer: Hetionet has TREATS and GENE_ASSOCIATED_WITH_CONDITION edges for it
+DRUG = "DRUGBANK:DB00997"  # doxorubicin
+
+
+@pytest.fixture()
+def api(warehouse):
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def _release(warehouse):
+    recs, _, _ = warehouse.execute_query("MATCH (s:Source) RETURN max(s.release) AS r")
+    return recs[0]["r"]
+
+
+def test_search_is_typo_tolerant_and_finds_ids(api, warehouse):
+    resp = api.get("/search", params={"q": "uterin cancr", "label": "Disease"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["hits"][0]["id"] == DISEASE
+    assert body["release"] == _release(warehouse) == resp.headers["X-TargetKG-Release"]
+    by_id = api.get("/search", params={"q": DISEASE}).json()
+    assert by_id["hits"][0] == {**by_id["hits"][0], "id": DISEASE, "match": "id"}
+    gene = api.get("/search", params={"q": "BRCA1", "label": "Gene"}).json()
+    assert gene["hits"][0]["name"] == "BRCA1"
+
+
+def test_search_rejects_unknown_label_as_problem(api):
+    resp = api.get("/search", params={"q": "x", "label": "Nope"})
+    assert resp.status_code == 400
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    assert "Nope" in resp.json()["detail"]
+
+
+def test_entity_summarises_neighbours(api, warehouse):
+    resp = api.get(f"/entities/{DISEASE}", params={"top": 3})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["label"] == "Disease" and body["name"] == "uterine cancer"
+    groups = {(g["type"], g["direction"], g["label"]): g for g in body["neighbours"]}
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (:Gene)-[r:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) RETURN count(r) AS c", d=DISEASE)
+    assert groups[("GENE_ASSOCIATED_WITH_CONDITION", "in", "Gene")]["count"] == recs[0]["c"] > 0
+    assert len(groups[("GENE_ASSOCIATED_WITH_CONDITION", "in", "Gene")]["top"]) == 3
+    assert body["degree"] == sum(g["count"] for g in body["neighbours"])
+    assert body["browser_url"].startswith("http://") and "browser" in body["browser_url"]
+
+
+def test_unknown_entity_is_404_problem(api):
+    resp = api.get("/entities/NOPE:0")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["status"] == 404 and "NOPE:0" in body["detail"] and body["title"]
+
+
+def test_disease_targets_are_ranked_and_evidenced(api, warehouse):
+    resp = api.get(f"/diseases/{DISEASE}/targets", params={"limit": 25})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["release"] == _release(warehouse)
+    targets = body["targets"]
+    assert len(targets) == 25 and body["total"] > 25
+    scores = [t["score"] for t in targets]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+    assert [t["rank"] for t in targets] == list(range(1, 26))
+    # the top target has curated evidence from at least two kinds (association + drug or pathway)
+    top = targets[0]
+    assert sum(1 for v in top["components"].values() if v > 0) >= 2
+    assert top["paths"] and top["paths"][0]["nodes"][-1]["id"] == DISEASE or any(
+        p["nodes"][-1]["id"] == DISEASE for p in top["paths"])
+    # every associated gene of the disease is among the candidates with association = 1
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) RETURN collect(g.id) AS ids", d=DISEASE)
+    all_known = api.get(f"/diseases/{DISEASE}/targets", params={"include": "known", "limit": 1000}).json()
+    assoc = {t["gene"] for t in all_known["targets"] if t["components"]["association"] == 1.0}
+    assert assoc == set(recs[0]["ids"])
+    # drug evidence: targets of drugs that treat it
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (:Disease {id: $d})<-[:TREATS]-(:Drug)-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(g:Gene) "
+        "RETURN collect(DISTINCT g.id) AS ids", d=DISEASE)
+    drug_genes = {t["gene"] for t in all_known["targets"] if t["components"]["drug"] > 0}
+    assert drug_genes == set(recs[0]["ids"]) and drug_genes
+
+
+def test_disease_targets_filters_and_pagination(api):
+    base = {"limit": 10}
+    page1 = api.get(f"/diseases/{DISEASE}/targets", params=base).json()["targets"]
+    page2 = api.get(f"/diseases/{DISEASE}/targets", params={**base, "offset": 10}).json()["targets"]
+    assert [t["rank"] for t in page2] == list(range(11, 21))
+    assert not {t["gene"] for t in page1} & {t["gene"] for t in page2}
+    novel = api.get(f"/diseases/{DISEASE}/targets", params={"include": "novel", "limit": 50}).json()["targets"]
+    assert novel and all(not t["known"] and t["components"]["association"] == 0 for t in novel)
+    strong = api.get(f"/diseases/{DISEASE}/targets", params={"min_score": 0.5, "limit": 1000}).json()
+    assert strong["targets"] and all(t["score"] >= 0.5 for t in strong["targets"])
+    only_drug = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "drug", "limit": 1000}).json()
+    assert only_drug["weights"] == {"drug": 0.3}
+    assert all(t["components"]["drug"] > 0 for t in only_drug["targets"] if t["score"] > 0)
+    bad = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "astrology"})
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    invalid = api.get(f"/diseases/{DISEASE}/targets", params={"limit": 0})
+    assert invalid.status_code == 422 and invalid.headers["content-type"].startswith("application/problem+json")
+    assert "limit" in invalid.json()["detail"]
+    missing = api.get("/diseases/DOID:0000000/targets")
+    assert missing.status_code == 404 and "DOID:0000000" in missing.json()["detail"]
+
+
+def test_drug_hypotheses_follow_target_pathway_disease(api, warehouse):
+    resp = api.get(f"/drugs/{DRUG}/hypotheses", params={"include": "all", "limit": 200})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    hyps = body["hypotheses"]
+    assert hyps and [h["score"] for h in hyps] == sorted((h["score"] for h in hyps), reverse=True)
+    assert body["drug"]["name"] == "Doxorubicin"
+    kinds = {p["kind"] for h in hyps for p in h["paths"]}
+    assert kinds == {"target", "pathway"}
+    pw = next(p for h in hyps for p in h["paths"] if p["kind"] == "pathway")
+    assert pw["nodes"][0]["id"] == DRUG and len(pw["nodes"]) == 5
+    # the "known" flag is the TREATS edge
+    recs, _, _ = warehouse.execute_query("MATCH (:Drug {id: $d})-[:TREATS]->(x) RETURN collect(x.id) AS ids", d=DRUG)
+    assert {h["disease"] for h in hyps if h["known"]} <= set(recs[0]["ids"])
+    novel = api.get(f"/drugs/{DRUG}/hypotheses").json()["hypotheses"]
+    assert novel and not any(h["known"] for h in novel)
+
+
+def test_gene_evidence_has_provenance(api, warehouse):
+    resp = api.get("/genes/ESR1/evidence")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["gene"]["name"] == "ESR1" and body["diseases"] > 0 and body["drugs"] > 0
+    ev = body["evidence"]
+    assert any(e["id"] == DISEASE and e["type"] == "GENE_ASSOCIATED_WITH_CONDITION" for e in ev)
+    assert all(e["source"] and e["edge_release"] for e in ev)
+    same = api.get(f"/genes/{body['gene']['id']}/evidence").json()
+    assert len(same["evidence"]) == len(ev)
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene {id: $g})-[r]-(x) WHERE x:Disease OR x:Drug OR x:SmallMolecule RETURN count(r) AS c",
+        g=body["gene"]["id"])
+    assert len(ev) == recs[0]["c"]
+    assert api.get("/genes/NOT_A_GENE_XYZ/evidence").status_code == 404
+
+
+def test_openapi_docs_are_served(api):
+    assert api.get("/docs").status_code == 200
+    spec = api.get("/openapi.json").json()
+    for path in ("/search", "/entities/{curie}", "/diseases/{curie}/targets", "/drugs/{curie}/hypotheses",
+                 "/genes/{curie}/evidence", "/enrichment", "/query", "/health"):
+        assert path in spec["paths"], path
+
+
+def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
+    """A PREDICTED_* edge (what models/ writes: score in [0, 1], model, run_id) adds the `predicted` component."""
+    from targetkg.service import app as app_module
+
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
+        "AND NOT (g)<-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]-(:Drug)-[:TREATS]->(:Disease {id: $d}) "
+        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id LIMIT 1", d=DISEASE)
+    gene = recs[0]["id"]
+    warehouse.execute_query(
+        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) "
+        "CREATE (g)-[:PREDICTED_GENE_ASSOCIATED_WITH_CONDITION {score: 0.9, model: 'test-model', run_id: 'run-1', "
+        "primary_knowledge_source: 'infores:targetkg', agent_type: 'computational_model', "
+        "knowledge_level: 'prediction', release: 'test'}]->(d)", g=gene, d=DISEASE)
+    app_module._cache.data.clear()
+    try:
+        body = api.get(f"/diseases/{DISEASE}/targets", params={"include": "novel", "limit": 1000}).json()
+        hit = next(t for t in body["targets"] if t["gene"] == gene)
+        assert hit["components"] == {"association": 0.0, "drug": 0.0, "pathway": 0.0, "predicted": 0.9}
+        assert hit["score"] == pytest.approx(0.1 * 0.9) and not hit["known"]
+        assert hit["paths"][0]["kind"] == "predicted" and hit["paths"][0]["sources"] == ["test-model"]
+        only = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "predicted"}).json()["targets"]
+        assert only[0]["gene"] == gene and only[0]["score"] == pytest.approx(0.9)
+        ev = api.get(f"/genes/{gene}/evidence").json()["evidence"]
+        assert any(e["predicted"] and e["score"] == 0.9 and e["agent_type"] == "computational_model" for e in ev)
+    finally:
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_GENE_ASSOCIATED_WITH_CONDITION {run_id: 'run-1', model: 'test-model'}]-() "
+                                "DELETE r")
+        app_module._cache.data.clear()
+
+
+def test_neo4j_down_is_503_problem_on_every_endpoint(monkeypatch):
+    import socket
+
+    from targetkg.settings import Settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr("targetkg.service.app.get_settings",
+                        lambda: Settings(neo4j_uri=f"bolt://127.0.0.1:{port}", neo4j_password="x", connect_timeout_s=2))
+    with TestClient(create_app()) as client:
+        for url in (f"/diseases/{DISEASE}/targets", "/search?q=x", f"/entities/{DISEASE}"):
+            resp = client.get(url)
+            assert resp.status_code == 503, url
+            assert resp.headers["content-type"].startswith("application/problem+json")
+            assert "cannot reach Neo4j" in resp.json()["detail"]
