@@ -29,10 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-try:  # installed (pip install -e .) or on PYTHONPATH
-    import targetkg.service  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(REPO))
 
 SEARCHES = ["uterin cancr", "BRCA1", "breast cancer", "doxorubicn", "DNA repair", "ESR1", "hypertensoin", "insulin",
             "DOID:1612", "kinase"]

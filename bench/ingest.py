@@ -19,14 +19,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from targetkg.settings import Settings  # noqa: E402
+from targetkg.settings import Settings  # the package is installed (make up / make test)
 
 SUBSET = 20_000
 
