@@ -1,5 +1,7 @@
 """`targetkg release export`: the graph as KGX JSON Lines (Biolink's exchange format).
 
+Patient overlays (schema `overlay: true`: per-sample networks, cohorts) stay out of a release.
+
 Nodes and edges are streamed out of Neo4j (the driver fetches records in chunks), so memory
 stays flat whatever the graph size. Edges get a stable id: a hash of subject, predicate,
 object and primary knowledge source — the same key the writer merges on.
@@ -37,7 +39,11 @@ def export_kgx(out: Path, echo=print) -> dict[str, Any]:
     counts = {"nodes": 0, "edges": 0}
     with drv.session(database=settings.neo4j_database, fetch_size=5000) as session:
         with open(out / "nodes.jsonl", "w", encoding="utf-8") as fh:
-            for rec in session.run("MATCH (n) WHERE n.id IS NOT NULL RETURN labels(n) AS labels, properties(n) AS p ORDER BY n.id"):
+            for rec in session.run(
+                "MATCH (n) WHERE n.id IS NOT NULL AND none(l IN labels(n) WHERE l IN $overlay_labels) "
+                "RETURN labels(n) AS labels, properties(n) AS p ORDER BY n.id",
+                overlay_labels=schema.overlay_labels(),
+            ):
                 props = {(_NODE_RENAME.get(k, k)): _jsonable(v) for k, v in rec["p"].items()}
                 props.setdefault("category", [c for lab in rec["labels"] if lab in schema.nodes
                                               for c in schema.nodes[lab].category])
@@ -45,8 +51,9 @@ def export_kgx(out: Path, echo=print) -> dict[str, Any]:
                 counts["nodes"] += 1
         with open(out / "edges.jsonl", "w", encoding="utf-8") as fh:
             for rec in session.run(
-                "MATCH (a)-[r]->(b) WHERE a.id IS NOT NULL AND b.id IS NOT NULL "
-                "RETURN a.id AS s, type(r) AS t, b.id AS o, properties(r) AS p ORDER BY s, t, o"
+                "MATCH (a)-[r]->(b) WHERE a.id IS NOT NULL AND b.id IS NOT NULL AND NOT type(r) IN $overlay_types "
+                "RETURN a.id AS s, type(r) AS t, b.id AS o, properties(r) AS p ORDER BY s, t, o",
+                overlay_types=schema.overlay_types(),
             ):
                 rel = schema.relationships.get(rec["t"])
                 props = {(_EDGE_RENAME.get(k, k)): _jsonable(v) for k, v in rec["p"].items()}

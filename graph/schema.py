@@ -25,6 +25,7 @@ class NodeType:
     prefixes: tuple[str, ...]
     color: str
     internal: bool = False
+    overlay: bool = False  # patient overlays: kept out of release exports
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class RelType:
     subject: tuple[str, ...]
     object: tuple[str, ...]
     qualifiers: dict[str, str] = field(default_factory=dict)
+    overlay: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,12 @@ class Schema:
     def ddl(self) -> list[str]:
         return self.constraint_statements() + self.index_statements()
 
+    def overlay_labels(self) -> list[str]:
+        return [n.label for n in self.nodes.values() if n.overlay]
+
+    def overlay_types(self) -> list[str]:
+        return [r.type for r in self.relationships.values() if r.overlay]
+
     def public_labels(self) -> list[str]:
         return [n.label for n in self.nodes.values() if not n.internal]
 
@@ -122,6 +130,7 @@ def _parse(doc: dict[str, Any]) -> Schema:
             prefixes=tuple(spec.get("prefixes", ())),
             color=spec.get("color", "#A5ABB6"),
             internal=bool(spec.get("internal", False)),
+            overlay=bool(spec.get("overlay", False)),
         )
     rels: dict[str, RelType] = {}
     for rel_type, spec in doc["relationships"].items():
@@ -137,6 +146,7 @@ def _parse(doc: dict[str, Any]) -> Schema:
             subject=tuple(spec["subject"]),
             object=tuple(spec["object"]),
             qualifiers=dict(spec.get("qualifiers", {})),
+            overlay=bool(spec.get("overlay", False)),
         )
     idx = doc.get("indexes", {})
     return Schema(

@@ -289,6 +289,10 @@ def fetch_cmd(
     console.print(f"manifest: {res.manifest}")
 
 
+from targetkg.models.bn.cli import bn_app  # noqa: E402  (light: the BN library loads on first use)
+
+app.add_typer(bn_app, name="bn", help="Bayesian networks on omics: learn, ΔECv subnetworks, knockdown simulation, overlays.")
+
 release_app = typer.Typer(no_args_is_help=True, help="Release artefacts (KGX export, manifest).")
 app.add_typer(release_app, name="release")
 
