@@ -36,6 +36,7 @@ class RelType:
     object: tuple[str, ...]
     qualifiers: dict[str, str] = field(default_factory=dict)
     overlay: bool = False
+    predicted: bool = False  # model output (PREDICTED_*): scored, written by model runs
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def _parse(doc: dict[str, Any]) -> Schema:
             object=tuple(spec["object"]),
             qualifiers=dict(spec.get("qualifiers", {})),
             overlay=bool(spec.get("overlay", False)),
+            predicted=bool(spec.get("predicted", False)),
         )
     idx = doc.get("indexes", {})
     return Schema(

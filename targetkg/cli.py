@@ -310,6 +310,19 @@ def release_export(out: Path = typer.Option(..., "--out", help="Folder for nodes
     console.print(f"{res['nodes']:,} nodes and {res['edges']:,} edges written to {out}")
 
 
+bloom_app = typer.Typer(no_args_is_help=True, help="The Neo4j Bloom perspective.")
+app.add_typer(bloom_app, name="bloom")
+
+
+@bloom_app.command("export")
+def bloom_export(output: Path = typer.Option(Path("cypher/bloom/targetkg-perspective.json"), "-o",
+                                             help="Where to write the perspective JSON (import it in Bloom).")):
+    """Generate the Bloom perspective from the schema (categories, styling, search phrases)."""
+    from targetkg.graph.bloom import write_perspective
+
+    console.print(f"Bloom perspective written to {write_perspective(output)}")
+
+
 @app.command("serve")
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, help="Port."),
