@@ -180,6 +180,25 @@ def neo4j_admin_import(server, database: str, node_files: list[tuple[str, Path]]
     return time.monotonic() - t0
 
 
+def fill_empty_lists(drv, database: str) -> None:
+    """Give imported entities the empty lists the online writer stores.
+
+    neo4j-admin import leaves an empty array cell unset, while the online writer stores
+    `synonyms: []`, `xrefs: []` and `evidence: []`; without this pass the two paths would
+    build different graphs (and queries that read those lists would see null).
+    """
+    with drv.session(database=database) as session:
+        session.run(
+            "MATCH (n) WHERE n.id IS NOT NULL AND n.sources IS NOT NULL AND (n.synonyms IS NULL OR n.xrefs IS NULL) "
+            "CALL (n) { SET n.synonyms = coalesce(n.synonyms, []), n.xrefs = coalesce(n.xrefs, []) } "
+            "IN TRANSACTIONS OF 20000 ROWS"
+        ).consume()
+        session.run(
+            "MATCH ()-[r]->() WHERE r.primary_knowledge_source IS NOT NULL AND r.evidence IS NULL "
+            "CALL (r) { SET r.evidence = [] } IN TRANSACTIONS OF 50000 ROWS"
+        ).consume()
+
+
 def bulk_build(names: list[str], root: Path, release: str, settings: Settings, skip_bad_lines: bool = False,
                progress: bool = True, echo=print) -> list:
     from targetkg.graph.connection import close_all, driver
@@ -238,6 +257,7 @@ def bulk_build(names: list[str], root: Path, release: str, settings: Settings, s
          f"({n_edges / import_s:,.0f} rels/s); server back up in {res.seconds:.1f}s")
     drv = driver(settings)
     GraphWriter(drv, settings.neo4j_database, release=release, progress=False).ensure_schema()
+    fill_empty_lists(drv, settings.neo4j_database)
     for rep in reports:
         rep.seconds += import_s / max(1, len(reports))
         record_source(drv, settings.neo4j_database, rep, release)
