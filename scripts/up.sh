@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install everything, start the managed Neo4j (unless
 # NEO4J_URI points at another server), build the warehouse from $TARGETKG_DATA (all sources,
-# quality gates, release manifest), show what it holds, and serve the hypothesis API
+# quality gates, release manifest), train the default link-prediction model and write its
+# predictions, learn patient overlays where omics data exists, show what it holds, serve the API
 # (foreground; Ctrl-C stops the API, `targetkg neo4j stop` the database).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -9,6 +10,16 @@ source scripts/bootstrap.sh
 
 targetkg neo4j start
 targetkg build "$@"
+# The default model (R-GCN, drugs held out) and its top-100 TREATS predictions per drug, with explanations.
+targetkg train --model rgcn --relations TREATS --epochs 5 --seed 0 --predict-top-k 100
+# Patient overlays where omics data exists: lung adenocarcinoma vs non-tumour lung (GSE10072).
+data="${TARGETKG_DATA:-$(pwd)/../shared/data}"
+expr="$data/expression/GSE10072"
+if [ -f "$expr/GSE10072_clock_genes.csv" ]; then
+  targetkg bn learn "$expr/GSE10072_clock_genes.csv" --metadata "$expr/labels.tsv" --group-column condition \
+    --drop condition --run-id gse10072 --cohort GSE10072 --write-overlay
+  targetkg bn ecv gse10072 --group-a tumor --group-b non-tumor
+fi
 targetkg stats
 targetkg neo4j status
 echo "Serving the hypothesis API on http://${TARGETKG_API_HOST:-127.0.0.1}:${TARGETKG_API_PORT:-8000} (docs at /docs)"

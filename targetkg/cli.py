@@ -310,6 +310,57 @@ def release_export(out: Path = typer.Option(..., "--out", help="Folder for nodes
     console.print(f"{res['nodes']:,} nodes and {res['edges']:,} edges written to {out}")
 
 
+# ---------------------------------------------------------------------------------- models
+@app.command("train")
+def train_cmd(
+    model: str = typer.Option("rgcn", help="rgcn | rotate | transe | distmult | complex | ... (PyKEEN by name) | degree | pathcount"),
+    relations: str = typer.Option("TREATS", help="Target relations, comma-separated (held out and evaluated)."),
+    epochs: int = typer.Option(5, help="Training epochs."),
+    seed: int = typer.Option(0, help="Random seed (split and model)."),
+    split: str = typer.Option("head", help="head: hold out whole drugs; tail: whole diseases; random."),
+    config: Optional[Path] = typer.Option(None, help="YAML/JSON file with any train() argument (wins over options)."),
+    predict_top_k: int = typer.Option(0, help="Then write the top K predictions per subject of every target relation (0: don't)."),
+):
+    """Run one link-prediction experiment (export → split → train → evaluate, baselines beside it)."""
+    from targetkg.graph.connection import Neo4jUnavailable
+    from targetkg.models.linkpred.api import load_run, train
+
+    try:
+        run_id = train(model=model, relations=relations, epochs=epochs, seed=seed, split_mode=split,
+                       config=str(config) if config else None)
+    except Neo4jUnavailable as exc:
+        fail(str(exc))
+    run = load_run(run_id)
+    console.print(f"run [bold]{run_id}[/] saved; metrics:")
+    print(json.dumps(run.get("metrics", {}), indent=2, default=str)[:4000])
+    if predict_top_k:
+        from targetkg.models.linkpred.api import predict
+
+        for relation in [r.strip() for r in relations.split(",") if r.strip()]:
+            res = predict(run_id, relation=relation, top_k=predict_top_k, write=True, explain_top=3)
+            console.print(f"wrote {relation} predictions of run {run_id}: "
+                          + ", ".join(f"{k}={v}" for k, v in res.items() if isinstance(v, (int, float, str))))
+
+
+@app.command("predict")
+def predict_cmd(
+    run: str = typer.Option(..., "--run", help="Run id from `targetkg train`."),
+    relation: str = typer.Option("TREATS", help="The curated type predicted: TREATS | DIRECTLY_PHYSICALLY_INTERACTS_WITH | GENE_ASSOCIATED_WITH_CONDITION."),
+    top_k: int = typer.Option(100, help="Predictions kept per subject."),
+    write: bool = typer.Option(False, "--write", help="Write PREDICTED_* edges and the ModelRun node to Neo4j."),
+    explain_top: int = typer.Option(10, help="Explain each subject's first N predictions (path contributions)."),
+):
+    """Score candidates in batches, keep top-k per subject, optionally write them back with explanations."""
+    from targetkg.graph.connection import Neo4jUnavailable
+    from targetkg.models.linkpred.api import predict
+
+    try:
+        res = predict(run, relation=relation, top_k=top_k, write=write, explain_top=explain_top)
+    except Neo4jUnavailable as exc:
+        fail(str(exc))
+    print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}, indent=2, default=str))
+
+
 bloom_app = typer.Typer(no_args_is_help=True, help="The Neo4j Bloom perspective.")
 app.add_typer(bloom_app, name="bloom")
 

@@ -1,0 +1,1 @@
+"""Link prediction on the warehouse graph (export, splits, KGE/GCN/baselines, evaluation, write-back)."""
