@@ -330,7 +330,7 @@ def train_cmd(
                        config=str(config) if config else None)
     except Neo4jUnavailable as exc:
         fail(str(exc))
-    run = load_run(run_id)
+    run = load_run(run_id)[0]
     console.print(f"run [bold]{run_id}[/] saved; metrics:")
     print(json.dumps(run.get("metrics", {}), indent=2, default=str)[:4000])
     if predict_top_k:
