@@ -59,7 +59,7 @@ SEARCH_PHRASES: list[tuple[str, str, list[tuple[str, str, str]]]] = [
 ]
 
 # Structural types an analyst does not want drawn by default.
-HIDDEN_TYPES = ("INCLUDES", "FOR_SAMPLE", "FOR_COHORT", "GENE_PRODUCT_OF", "PREDICTED_FOR")
+HIDDEN_TYPES = ("INCLUDES", "FOR_SAMPLE", "FOR_COHORT", "GENE_PRODUCT_OF", "PREDICTED_FOR", "HAS_SUBJECT", "HAS_OBJECT", "FROM_PUBLICATION")
 
 # Score ramp for predicted edges: pale (low score) to strong (high score), thin to thick.
 SCORE_COLORS = ["#FDE0DD", "#FA9FB5", "#C51B8A"]

@@ -47,6 +47,8 @@ want="$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)-$repo"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing TargetKG and its Python dependencies (pip)…"
   python -m pip install -q -e "$repo[test]"
+  # scispaCy 0.6.2 pins numpy<2 in its metadata but runs on numpy 2; its own deps are in pyproject.
+  python -m pip install -q --no-deps "scispacy==0.6.2"
   echo "$want" > "$stamp"
 fi
 

@@ -207,8 +207,15 @@ def ingest_cmd(
     batch_size: int = typer.Option(10_000, help="Rows per transaction."),
     workers: int = typer.Option(1, help="Concurrent edge-writing transactions (>1 helps on sparse graphs; hub nodes make them wait on each other)."),
 ):
-    """Load one source into Neo4j (idempotent: running it twice gives the same graph)."""
+    """Load one source into Neo4j (idempotent: running it twice gives the same graph).
+
+    `literature` takes a file (PubMed XML, PubTator, JSONL/text) in --from and runs the NLP pipeline."""
     from targetkg.graph.connection import Neo4jUnavailable
+    if source == "literature":
+        if from_dir is None:
+            fail("ingest literature needs --from FILE (PubMed/MEDLINE XML, PubTator or JSONL)")
+        _ingest_literature(from_dir, release)
+        return
     from targetkg.ingest.model import InputError
     from targetkg.ingest.pipeline import ingest
 
@@ -222,6 +229,24 @@ def ingest_cmd(
     _print_report(rep)
     if rep.dangling:
         raise typer.Exit(1)
+
+
+def _ingest_literature(path: Path, release: str | None) -> None:
+    from targetkg.graph.connection import driver
+    from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.pipeline import default_release
+    from targetkg.nlp.adapter import write_evidence
+    from targetkg.nlp.api import literature_adapter
+
+    s = get_settings()
+    adapter = literature_adapter(path)
+    writer = GraphWriter(driver(s), s.neo4j_database, release=release or s.release or default_release(),
+                         progress=sys.stderr.isatty())
+    writer.ensure_schema()
+    stats = writer.write(adapter.records(), adapter.provenance(), desc="literature")
+    n_evidence = write_evidence(driver(s), adapter.evidence(), s.neo4j_database)
+    console.print(f"literature {adapter.model_version}: {stats.nodes:,} node rows, {stats.edges:,} edges, "
+                  f"{n_evidence:,} evidence sentences from {path}")
 
 
 @app.command("build")
@@ -359,6 +384,32 @@ def predict_cmd(
     except Neo4jUnavailable as exc:
         fail(str(exc))
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}, indent=2, default=str))
+
+
+nlp_app = typer.Typer(no_args_is_help=True, help="The literature pipeline (spaCy/scispaCy): train, evaluate.")
+app.add_typer(nlp_app, name="nlp")
+
+
+@nlp_app.command("train-ner")
+def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder (default: the cache).")):
+    """Train the NER model on the BC5CDR and BioRED training splits (cached outside the repo)."""
+    from targetkg.nlp.api import train_ner
+
+    console.print(train_ner(output=output))
+
+
+@nlp_app.command("evaluate")
+def nlp_evaluate(corpus: Optional[str] = typer.Option(None, help="bc5cdr | biored"),
+                 split: str = typer.Option("dev", help="dev | train"),
+                 pubtator: Optional[Path] = typer.Option(None, help="Any PubTator file instead of a corpus."),
+                 as_json: bool = typer.Option(False, "--json", help="Only the JSON line.")):
+    """NER P/R/F1 per type, grounding accuracy, relation P/R/F1; last line is one JSON object."""
+    from targetkg.nlp.api import evaluate, format_report
+
+    result = evaluate(corpus=corpus, split=split, pubtator=pubtator)
+    if not as_json:
+        print(format_report(result))
+    print(json.dumps(result, default=str))
 
 
 bloom_app = typer.Typer(no_args_is_help=True, help="The Neo4j Bloom perspective.")

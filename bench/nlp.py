@@ -1,0 +1,163 @@
+"""Benchmark of the literature pipeline: abstracts/s and peak memory, 1 and 2 processes.
+
+    python bench/nlp.py [--docs 1500] [--processes 1,2] [--ner-model PATH] [--kb-dir PATH]
+
+Stages timed on real abstracts (BC5CDR training + development, BioRED training + development,
+1,500 abstracts, titles included):
+
+  ner+link   tokenizer, sentences, NER, scispaCy abbreviations, scispaCy EntityLinker with the
+             project's KB, grounding
+  full       the same plus candidate pairs and both relation classifiers (BC5CDR CID, BioRED)
+
+With 2 processes the pipeline is loaded once and the workers are forked (the 430k-concept KB
+and the models are shared copy-on-write); each takes every other batch of documents. Loading
+time is reported apart. Peak memory is the largest resident set of the benchmark process and
+its workers together (sampled every 50 ms), and per process.
+
+Prints a table, and as its very last line one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from targetkg.nlp.config import corpora
+from targetkg.nlp.readers import read_pubtator
+
+
+class MemorySampler:
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peak_total = 0
+        self.peak_single = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                procs = [me, *me.children(recursive=True)]
+                rss = [p.memory_info().rss for p in procs]
+                self.peak_total = max(self.peak_total, sum(rss))
+                self.peak_single = max(self.peak_single, max(rss))
+            except psutil.Error:
+                pass
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+_PIPE = None
+_DOCS: list = []
+
+
+def _work(args) -> tuple[int, int, int]:
+    """Process the documents with indices `idx` (forked worker); returns (docs, entities, relations)."""
+    idx, relations = args
+    docs = [_DOCS[i] for i in idx]
+    n_ents = n_rel = 0
+    for ex in _PIPE.extract(docs, batch_size=64, relations=relations):
+        n_ents += len(ex.entities)
+        n_rel += len(ex.relations)
+    return len(docs), n_ents, n_rel
+
+
+def run_stage(n_proc: int, relations: bool) -> dict:
+    n = len(_DOCS)
+    batches = [list(range(i, min(n, i + 64))) for i in range(0, n, 64)]
+    t0 = time.perf_counter()
+    with MemorySampler() as mem:
+        if n_proc == 1:
+            out = [_work((list(range(n)), relations))]
+        else:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(n_proc) as pool:
+                out = pool.map(_work, [(b, relations) for b in batches], chunksize=1)
+    secs = time.perf_counter() - t0
+    docs = sum(o[0] for o in out)
+    return {"processes": n_proc, "stage": "full" if relations else "ner+link", "docs": docs,
+            "seconds": round(secs, 2), "abstracts_per_s": round(docs / secs, 1),
+            "entities": sum(o[1] for o in out), "relations": sum(o[2] for o in out),
+            "peak_rss_total_mb": round(mem.peak_total / 2**20), "peak_rss_process_mb": round(mem.peak_single / 2**20)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    global _PIPE, _DOCS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=1500)
+    ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--ner-model", default=None)
+    ap.add_argument("--kb-dir", default=None)
+    ap.add_argument("--relation-model", default=None)
+    args = ap.parse_args(argv)
+
+    docs = []
+    c = corpora()
+    for corpus in ("bc5cdr", "biored"):
+        for split in (c[corpus].train, c[corpus].dev):
+            docs += list(read_pubtator(split))
+    _DOCS = [type(d)(d.id, d.title, d.abstract, d.year) for d in docs[: args.docs]]  # text only
+    words = sum(len(d.text.split()) for d in _DOCS)
+
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    t0 = time.perf_counter()
+    _PIPE = LiteraturePipeline.load(ner_model=args.ner_model, kb_dir=args.kb_dir, relation_model=args.relation_model)
+    load_s = time.perf_counter() - t0
+    list(_PIPE.extract(_DOCS[:16]))  # warm-up (lazy tables, caches of the first batch)
+    _PIPE.nlp.get_pipe("targetkg_linker").candidate_generator.cache.clear()  # no head start from the warm-up
+    load_rss = psutil.Process().memory_info().rss
+
+    rows = []
+    procs = [int(x) for x in args.processes.split(",") if x.strip()]
+    for relations in (False, True):
+        for p in procs:
+            rows.append(run_stage(p, relations))
+            gen = _PIPE.nlp.get_pipe("targetkg_linker").candidate_generator
+            gen.cache.clear()
+
+    print(f"TargetKG literature pipeline benchmark: {len(_DOCS)} abstracts ({words} words), "
+          f"model {_PIPE.model_version}, {os.cpu_count()} cores, load {load_s:.1f}s / {load_rss / 2**20:.0f} MB RSS")
+    print(f"{'stage':<10} {'procs':>5} {'seconds':>8} {'abstracts/s':>12} {'entities':>9} {'relations':>9} "
+          f"{'peak MB (all)':>14} {'peak MB (1 proc)':>17}")
+    for r in rows:
+        print(f"{r['stage']:<10} {r['processes']:>5} {r['seconds']:>8} {r['abstracts_per_s']:>12} {r['entities']:>9} "
+              f"{r['relations']:>9} {r['peak_rss_total_mb']:>14} {r['peak_rss_process_mb']:>17}")
+    load_avg = os.getloadavg()
+    result = {
+        "benchmark": "nlp",
+        "abstracts": len(_DOCS),
+        "words": words,
+        "model_version": _PIPE.model_version,
+        "cores": os.cpu_count(),
+        "load_average_1m": round(load_avg[0], 2),
+        "load_seconds": round(load_s, 1),
+        "load_rss_mb": round(load_rss / 2**20),
+        "runs": rows,
+        "ner_link_abstracts_per_s": {str(r["processes"]): r["abstracts_per_s"] for r in rows if r["stage"] == "ner+link"},
+        "full_abstracts_per_s": {str(r["processes"]): r["abstracts_per_s"] for r in rows if r["stage"] == "full"},
+        "peak_rss_mb": max(r["peak_rss_total_mb"] for r in rows),
+        "target_ner_link_2proc": 200,
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

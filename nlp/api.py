@@ -1,0 +1,129 @@
+"""Top-level functions of the literature pipeline, called by the `targetkg` CLI.
+
+    train_ner(...)            -> TrainResult       targetkg nlp train-ner
+    train_relations(...)      -> dict               targetkg nlp train-relations
+    build_kb(...)             -> Path               targetkg nlp build-kb
+    evaluate(...)             -> dict               targetkg nlp evaluate --corpus/--pubtator
+    extract(file)             -> Iterator[ExtractedDocument]
+    literature_adapter(file)  -> LiteratureAdapter  targetkg ingest literature --from FILE
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from targetkg.ingest.model import BadLines
+
+from .config import DEFAULT_NER_NAME, DEFAULT_RELATION_NAME, corpora, nlp_settings
+from .readers import read_documents, read_pubtator
+
+__all__ = ["train_ner", "train_relations", "build_kb", "evaluate", "extract", "load_pipeline", "literature_adapter",
+           "format_report"]
+
+
+def train_ner(output: Path | str | None = None, corpora_names: Sequence[str] = ("bc5cdr", "biored"),
+              max_docs: int | None = None, max_epochs: int = 30, max_seconds: float | None = None,
+              width: int = 128, progress: bool = True, patience: int = 6, **config):
+    """Train the NER model on the training splits and save it (default: the cache)."""
+    from .ner import NERConfig, train
+
+    c = corpora()
+    data = []
+    for name in corpora_names:
+        docs = list(read_pubtator(c[name].train))
+        data.append((name, docs[:max_docs] if max_docs else docs))
+    out = Path(output) if output else nlp_settings().ner_dir(DEFAULT_NER_NAME)
+    cfg = NERConfig(max_epochs=max_epochs, max_seconds=max_seconds, width=width, patience=patience, **config)
+    _, result = train(data, out, cfg, progress=progress)
+    return result
+
+
+def build_kb(force: bool = False, progress: bool = True) -> Path:
+    """Build (or find) the linking knowledge base and its scispaCy TF-IDF/ANN index."""
+    from .kb import build_linker_kb
+
+    return build_linker_kb(force=force, progress=progress)
+
+
+def load_pipeline(ner_model: str | Path | None = None, relations: bool = True, **kwargs):
+    """The full pipeline (`targetkg.nlp.pipeline.LiteraturePipeline`)."""
+    from .pipeline import LiteraturePipeline
+
+    return LiteraturePipeline.load(ner_model=ner_model, with_relations=relations, **kwargs)
+
+
+def train_relations(output: Path | str | None = None, max_docs: int | None = None, progress: bool = True) -> dict:
+    """Train the relation classifiers (BC5CDR CID + BioRED) on the training splits."""
+    from .relations import train_relation_models
+
+    out = Path(output) if output else nlp_settings().relation_path(DEFAULT_RELATION_NAME)
+    return train_relation_models(out, max_docs=max_docs, progress=progress)
+
+
+def evaluate(corpus: str | None = None, split: str = "dev", pubtator: Path | str | None = None,
+             max_docs: int | None = None, ner_model: str | Path | None = None, kb_dir: str | Path | None = None,
+             relation_model: str | Path | None = None, pipeline=None, **kwargs) -> dict:
+    """NER / grounding / relation figures on a corpus split or any PubTator file."""
+    from .evaluate import evaluate_documents
+
+    if pubtator is not None:
+        docs = list(read_pubtator(pubtator))
+        name = corpus or "pubtator"
+    else:
+        if corpus not in corpora():
+            raise ValueError(f"unknown corpus {corpus!r}: expected one of {sorted(corpora())}")
+        c = corpora()[corpus]
+        path = {"dev": c.dev, "train": c.train}.get(split)
+        if path is None:
+            raise ValueError(f"split {split!r} not available: the corpora here have 'train' and 'dev' (no test split)")
+        docs = list(read_pubtator(path))
+        name = corpus
+    if max_docs:
+        docs = docs[:max_docs]
+    pipe = pipeline or load_pipeline(ner_model=ner_model, kb_dir=str(kb_dir) if kb_dir else None,
+                                     relation_model=relation_model)
+    return evaluate_documents(pipe, docs, corpus=name, **kwargs)
+
+
+def extract(file: Path | str, fmt: str = "auto", bad_lines: BadLines | None = None, pipeline=None,
+            batch_size: int | None = None) -> Iterator:
+    """Stream `ExtractedDocument`s (entities with ids, relations with evidence) from a file."""
+    pipe = pipeline or load_pipeline()
+    yield from pipe.extract(read_documents(file, fmt=fmt, bad_lines=bad_lines),
+                            batch_size=batch_size or nlp_settings().batch_size)
+
+
+def literature_adapter(file: Path | str, **kwargs):
+    from .adapter import LiteratureAdapter
+
+    return LiteratureAdapter(file, **kwargs)
+
+
+def format_report(result: dict) -> str:
+    """A readable table of an `evaluate` result (the CLI prints it before the JSON line)."""
+    lines = [f"corpus {result.get('corpus')}  documents {result.get('documents')}  model {result.get('model_version')}"]
+    ner = result["ner"]
+    lines.append(f"{'NER (strict)':<28} {'P':>7} {'R':>7} {'F1':>7}")
+    for label, r in ner["by_type"].items():
+        lines.append(f"  {label:<26} {r['precision']:>7.4f} {r['recall']:>7.4f} {r['f1']:>7.4f}")
+    lines.append(f"  {'all':<26} {ner['precision']:>7.4f} {ner['recall']:>7.4f} {ner['f1']:>7.4f}")
+    g = result["grounding"]
+    lines.append(f"grounding accuracy (recognised mentions) {g['accuracy']:.4f}  (n={g.get('n')})")
+    if "gold_span_accuracy" in g:
+        per = "  ".join(f"{k} {v:.4f}" for k, v in g.get("gold_span_by_type", {}).items())
+        lines.append(f"grounding accuracy (gold spans)          {g['gold_span_accuracy']:.4f}  {per}")
+    rel = result.get("relation") or {}
+    if rel.get("kind"):
+        lines.append(f"{'relations (' + rel['kind'] + ', abstract level)':<28} {'P':>7} {'R':>7} {'F1':>7}")
+        for name in ("end_to_end", "end_to_end_extracted_types", "gold_entities", "gold_entities_extracted_types"):
+            r = rel.get(name)
+            if not r:
+                continue
+            lines.append(f"  {name:<30} {r['precision']:>7.4f} {r['recall']:>7.4f} {r['f1']:>7.4f}")
+            if rel["kind"] == "biored":
+                t = r["typed"]
+                lines.append(f"  {name + ' (pair+type)':<30} {t['precision']:>7.4f} {t['recall']:>7.4f} {t['f1']:>7.4f}")
+                for typ, x in r.get("by_type", {}).items():
+                    lines.append(f"    {typ:<24} {x['precision']:>7.4f} {x['recall']:>7.4f} {x['f1']:>7.4f}")
+    return "\n".join(lines)

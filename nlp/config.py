@@ -1,0 +1,72 @@
+"""Settings of the literature pipeline (``TARGETKG_NLP_*`` environment variables).
+
+Models and indexes are re-creatable artefacts and live outside the repository, under
+``<cache_dir>/nlp/`` (``targetkg.settings.Settings.cache_dir``):
+
+  nlp/ner/<name>/            the trained spaCy NER pipeline (`targetkg nlp train-ner`)
+  nlp/kb/<version>/          the linking knowledge base (JSONL) + scispaCy TF-IDF/ANN index
+  nlp/relations/<name>.joblib  the relation classifiers
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from targetkg.settings import get_settings
+
+DEFAULT_NER_NAME = "bc5cdr-biored"
+DEFAULT_RELATION_NAME = "relations"
+
+
+class NLPSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TARGETKG_NLP_", extra="ignore")
+
+    # Any installed spaCy/scispaCy pipeline (package name, e.g. "en_ner_bc5cdr_md", or a
+    # path) to use for NER instead of the project's own trained model.
+    ner_model: str | None = None
+    # Map the installed model's labels to ours, "LABEL=CHEMICAL,LABEL2=DISEASE" (scispaCy's
+    # bc5cdr labels CHEMICAL/DISEASE and bionlp13cg's GENE_OR_GENE_PRODUCT are built in).
+    ner_label_map: str = ""
+    relation_model: str | None = None  # path of a relation model (.joblib)
+    sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
+    link_threshold: float = 0.80  # minimum TF-IDF cosine for an approximate (non-exact) link
+    relation_threshold: float = 0.5  # minimum probability of an extracted relation
+    batch_size: int = 64
+    cache_dir: Path | None = None  # default: <TARGETKG cache_dir>/nlp
+
+    @property
+    def root(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else Path(get_settings().cache_dir) / "nlp"
+
+    def ner_dir(self, name: str = DEFAULT_NER_NAME) -> Path:
+        return self.root / "ner" / name
+
+    def kb_dir(self, version: str) -> Path:
+        return self.root / "kb" / version
+
+    def relation_path(self, name: str = DEFAULT_RELATION_NAME) -> Path:
+        return Path(self.relation_model) if self.relation_model else self.root / "relations" / f"{name}.joblib"
+
+
+def nlp_settings() -> NLPSettings:
+    return NLPSettings()
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    train: Path
+    dev: Path
+
+
+def corpora() -> dict[str, Corpus]:
+    data = Path(get_settings().data)
+    return {
+        "bc5cdr": Corpus("bc5cdr", data / "bc5cdr" / "CDR_TrainingSet.PubTator.txt",
+                         data / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt"),
+        "biored": Corpus("biored", data / "biored" / "Train.PubTator", data / "biored" / "Dev.PubTator"),
+    }
