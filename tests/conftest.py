@@ -109,6 +109,32 @@ def warehouse(neo4j, settings):
     return neo4j
 
 
+@pytest.fixture()
+def live_api(warehouse):
+    """The hypothesis API on uvicorn over a free loopback port, against the test warehouse."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from targetkg.service.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that empty the database run last, so the full warehouse is built only once."""
     destructive = [item for item in items if "empty_db" in getattr(item, "fixturenames", ())]

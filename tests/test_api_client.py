@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pandas as pd
 import pytest
-import uvicorn
-from targetkg.service.app import create_app
 
 from targetkg.client import Client, TargetKGError
 
@@ -17,21 +14,9 @@ KEY = "client-key"
 
 
 @pytest.fixture()
-def server(warehouse, monkeypatch):
-    monkeypatch.setenv("TARGETKG_API_KEYS", KEY)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+def server(live_api, monkeypatch):
+    monkeypatch.setenv("TARGETKG_API_KEYS", KEY)  # read per request, so setting it after start is fine
+    return live_api
 
 
 def test_client_methods_return_dataframes(server):
