@@ -167,7 +167,7 @@ def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
     gene = recs[0]["id"]
     warehouse.execute_query(
         "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) "
-        "CREATE (g)-[:PREDICTED_GENE_ASSOCIATED_WITH_CONDITION {score: 0.9, model: 'test-model', run_id: 'run-1', "
+        "CREATE (g)-[:PREDICTED_ASSOCIATED_WITH {score: 0.9, model: 'test-model', run_id: 'run-1', "
         "primary_knowledge_source: 'infores:targetkg', agent_type: 'computational_model', "
         "knowledge_level: 'prediction', release: 'test'}]->(d)", g=gene, d=DISEASE)
     app_module._cache.data.clear()
@@ -182,7 +182,7 @@ def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
         ev = api.get(f"/genes/{gene}/evidence").json()["evidence"]
         assert any(e["predicted"] and e["score"] == 0.9 and e["agent_type"] == "computational_model" for e in ev)
     finally:
-        warehouse.execute_query("MATCH ()-[r:PREDICTED_GENE_ASSOCIATED_WITH_CONDITION {run_id: 'run-1', model: 'test-model'}]-() "
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-1', model: 'test-model'}]-() "
                                 "DELETE r")
         app_module._cache.data.clear()
 
