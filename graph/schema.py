@@ -48,6 +48,7 @@ class Schema:
     fulltext: dict[str, Any]
     node_indexes: tuple[tuple[str, str], ...]
     rel_indexes: tuple[str, ...]
+    predicted_rel_indexes: tuple[str, ...] = ()
 
     # --- validation -------------------------------------------------------------------
     def node(self, label: str) -> NodeType:
@@ -88,6 +89,11 @@ class Schema:
                 out.append(
                     f"CREATE INDEX rel_{rel_type.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel_type}]-() ON (r.{prop})"
                 )
+            if self.relationships[rel_type].predicted:
+                for prop in self.predicted_rel_indexes:
+                    out.append(
+                        f"CREATE INDEX rel_{rel_type.lower()}_{prop} IF NOT EXISTS FOR ()-[r:{rel_type}]-() ON (r.{prop})"
+                    )
         ft = self.fulltext
         labels = "|".join(ft["labels"])
         props = ", ".join(f"n.{p}" for p in ft["properties"])
@@ -159,6 +165,7 @@ def _parse(doc: dict[str, Any]) -> Schema:
         fulltext=idx["fulltext"],
         node_indexes=tuple(tuple(x) for x in idx.get("node_properties", [])),
         rel_indexes=tuple(x[0] for x in idx.get("relationship_properties", [])),
+        predicted_rel_indexes=tuple(x[0] for x in idx.get("predicted_relationship_properties", [])),
     )
 
 

@@ -225,6 +225,54 @@ class QueryResponse(Envelope):
 
 
 # ------------------------------------------------------------------------------- helpers
+class ModelRunSummary(BaseModel):
+    id: str
+    model: str | None = None
+    created_at: str | None = None
+    release: str | None = Field(None, description="the warehouse release the model was trained on")
+    code_version: str | None = None
+    predicted_types: list[str] = Field([], description="PREDICTED_* relationship types the run wrote")
+    subjects: int = Field(0, description="drugs/genes the run wrote predictions for")
+    params: dict[str, Any] = {}
+    metrics: dict[str, Any] = Field({}, description="held-out metrics: {relation: {model or baseline: {auroc_*, auprc_*, mrr, hits_at_10, ...}}}")
+    split: dict[str, Any] = {}
+
+
+class RunsResponse(Envelope):
+    total: int
+    runs: list[ModelRunSummary]
+
+
+class RunResponse(Envelope):
+    run: ModelRunSummary
+    predictions: dict[str, int] = Field(description="written predictions per PREDICTED_* type")
+
+
+class Prediction(BaseModel):
+    subject: str
+    subject_name: str | None = None
+    object: str
+    object_name: str | None = None
+    type: str
+    relation: str | None = Field(None, description="the curated relationship type the model predicts")
+    score: float | None = Field(None, description="the model's raw score (comparable within a run)")
+    probability: float | None = Field(None, description="calibrated on held-out edges (comparable across runs)")
+    rank: int | None = Field(None, description="rank among the subject's predictions in this run")
+    known: bool | None = Field(None, description="a curated edge of the predicted relation already exists")
+    run_id: str | None = None
+    model: str | None = None
+    edge_release: str | None = None
+    explanation_paths: list[str] = []
+    explanation_contributions: list[float] = []
+
+
+class PredictionsResponse(Envelope):
+    total: int
+    offset: int
+    limit: int
+    predictions: list[Prediction]
+
+
 class ApiProblem(Exception):
     def __init__(self, status: int, title: str, detail: str, **extra):
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
@@ -281,6 +329,17 @@ def browser_link(cypher: str) -> str | None:
     if not s.managed:
         return None
     return f"{s.http_url}/browser/?cmd=edit&arg={quote(cypher)}"
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no NaN/Infinity (a metric on an empty test set is NaN): those become null."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
 
 
 def _lit(v: str) -> str:
@@ -508,6 +567,88 @@ def create_app() -> FastAPI:
         rows = [r for r in rows if r["fdr"] <= req.max_fdr][: req.limit]
         return EnrichmentResponse(release=rel, resolved=resolved, unresolved=unresolved, background_size=len(background),
                                   tested=len(members), pathways=rows)
+
+    # ---- /runs, /runs/{id}, /predictions
+    def _run_summary(row: dict) -> ModelRunSummary:
+        import json as _json
+
+        props = dict(row["run"])
+
+        def parsed(key: str) -> dict:
+            try:
+                value = _json.loads(props.get(key) or "{}")
+            except (TypeError, ValueError):
+                return {}
+            return _finite(value) if isinstance(value, dict) else {}
+
+        types = row.get("types") or [t for t in ("PREDICTED_TREATS", "PREDICTED_TARGETS", "PREDICTED_ASSOCIATED_WITH")
+                                     if row.get(t)]
+        return ModelRunSummary(id=props["id"], model=props.get("model"), created_at=props.get("created_at"),
+                               release=props.get("release"), code_version=props.get("code_version"),
+                               predicted_types=sorted(types), subjects=int(row.get("subjects") or 0),
+                               params=parsed("params"), metrics=parsed("metrics"), split=parsed("split"))
+
+    @app.get("/runs", response_model=RunsResponse)
+    def model_runs(model: str | None = Query(None, description="only runs of this model (e.g. rgcn, rotate)")):
+        """Model runs written back to the warehouse, newest first, with their held-out metrics (baselines included)."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        runs = [_run_summary(r) for r in queries.runs(drv, db)]
+        if model:
+            runs = [r for r in runs if (r.model or "").lower() == model.lower()]
+        return RunsResponse(release=rel, total=len(runs), runs=runs,
+                            browser_url=browser_link("MATCH (m:ModelRun) RETURN m ORDER BY m.created_at DESC"))
+
+    @app.get("/runs/{run_id}", response_model=RunResponse, responses={404: {"model": Problem}})
+    def model_run(run_id: str):
+        """One model run: parameters, split, held-out metrics and how many predictions it wrote per type."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        row = queries.run(drv, db, run_id)
+        if row is None:
+            raise ApiProblem(404, "Model run not found", f"no ModelRun with id {run_id!r}; list runs with GET /runs")
+        counts = {t: int(row[t]) for t in queries.PREDICTED_TYPES}
+        return RunResponse(release=rel, run=_run_summary(row), predictions=counts,
+                           browser_url=browser_link(f"MATCH p=(:ModelRun {{id: {_lit(run_id)}}})-[:PREDICTED_FOR]->() RETURN p LIMIT 50"))
+
+    @app.get("/predictions", response_model=PredictionsResponse, responses={400: {"model": Problem}, 404: {"model": Problem}})
+    def list_predictions(run: str | None = Query(None, description="a ModelRun id (GET /runs)"),
+                         relation: str | None = Query(None, description="TREATS, DIRECTLY_PHYSICALLY_INTERACTS_WITH, GENE_ASSOCIATED_WITH_CONDITION or a PREDICTED_* type; default all"),
+                         subject: str | None = Query(None, description="drug or gene CURIE"),
+                         object: str | None = Query(None, description="disease or gene CURIE"),  # noqa: A002
+                         min_score: float | None = Query(None, description="raw model score (comparable within one run)"),
+                         min_probability: float = Query(0.0, ge=0.0, le=1.0, description="calibrated probability"),
+                         include: Literal["all", "known", "novel"] = Query("all", description="known = a curated edge already exists"),
+                         order_by: Literal["score", "probability"] = Query("score"),
+                         limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0)):
+        """Written-back predictions (PREDICTED_* edges), filtered by run, relation, endpoint and score, best first,
+        with their explanation paths."""
+        from targetkg.service import queries
+
+        if relation:
+            ptype = queries.predicted_type(relation)
+            if ptype is None:
+                raise ApiProblem(400, "Unknown relation", f"{relation!r} is not predicted by any model; use one of "
+                                                          f"{sorted(queries.PREDICTED_TYPES)} or the curated types they predict")
+            types = [ptype]
+        else:
+            types = sorted(queries.PREDICTED_TYPES)
+        drv, db, rel = _ctx()
+        if run and queries.run(drv, db, run) is None:
+            raise ApiProblem(404, "Model run not found", f"no ModelRun with id {run!r}; list runs with GET /runs")
+        known = None if include == "all" else include == "known"
+        total, rows = queries.predictions(drv, db, types, run_id=run, subject=subject, object_=object, known=known,
+                                          min_score=min_score, min_probability=min_probability, order_by=order_by,
+                                          limit=limit, offset=offset)
+        preds = [Prediction(**{**r, "edge_release": r.pop("release"),
+                               "explanation_paths": r.get("explanation_paths") or [],
+                               "explanation_contributions": r.get("explanation_contributions") or []}) for r in rows]
+        example = (f"MATCH p=(s)-[r:{types[0]}]->(o) WHERE r.run_id = {_lit(run)} RETURN p ORDER BY r.score DESC LIMIT 25"
+                   if run else f"MATCH p=(s)-[r:{types[0]}]->(o) RETURN p ORDER BY r.probability DESC LIMIT 25")
+        return PredictionsResponse(release=rel, total=total, offset=offset, limit=limit, predictions=preds,
+                                   browser_url=browser_link(example))
 
     # ---- /query
     @app.post("/query", response_model=QueryResponse,

@@ -170,7 +170,7 @@ DISEASE_PATHWAY_GENES = """
 MATCH (ag:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
 MATCH (ag)-[:PARTICIPATES_IN]->(p:Pathway)
 WITH p, collect(DISTINCT ag.id) AS hits
-WITH p, hits, COUNT { (p)<-[:PARTICIPATES_IN]-(:Gene) } AS size
+WITH p, hits, COUNT { MATCH (p)<-[:PARTICIPATES_IN]-(m:Gene) RETURN DISTINCT m } AS size
 WHERE size >= $min_size AND size <= $max_size
 MATCH (p)<-[:PARTICIPATES_IN]-(g:Gene)
 WITH DISTINCT g, p, size, hits
@@ -193,13 +193,50 @@ RETURN g.id AS gene, g.name AS symbol, max(coalesce(r.score, r.probability, 0.5)
 """
 
 
+# The pathway component through the in-memory membership index (service/pathway_index.py):
+# the index is loaded with these two reads and reloaded when the fingerprint changes.
+PATHWAY_FINGERPRINT = """
+CALL () { MATCH ()-[r:PARTICIPATES_IN]->() RETURN count(r) AS edges }
+OPTIONAL MATCH (s:Source)
+RETURN edges, max(s.release) AS release, max(s.loaded_at) AS loaded_at, count(s) AS sources
+"""
+PATHWAY_MEMBERSHIP = """
+MATCH (p:Pathway)<-[:PARTICIPATES_IN]-(g:Gene)
+WITH p, collect(DISTINCT g.id) AS genes
+RETURN p.id AS id, p.name AS name, genes ORDER BY id
+"""
+PATHWAY_GENES = """
+MATCH (g:Gene) WHERE EXISTS { (g)-[:PARTICIPATES_IN]->(:Pathway) }
+RETURN g.id AS id, g.name AS name ORDER BY id
+"""
+
+
+def pathway_fingerprint(drv: Driver, database: str) -> tuple:
+    r = _read(drv, database, PATHWAY_FINGERPRINT, {})[0]
+    return (r["edges"], r["release"], str(r["loaded_at"]), r["sources"])
+
+
+def pathway_membership(drv: Driver, database: str) -> tuple[list[dict], list[dict]]:
+    return _read(drv, database, PATHWAY_MEMBERSHIP, {}, 300.0), _read(drv, database, PATHWAY_GENES, {}, 300.0)
+
+
 def disease_components(drv: Driver, database: str, disease: str, min_size: int = 5, max_size: int = 300,
-                       pathway_limit: int = 1000) -> dict:
+                       pathway_limit: int = 1000, use_index: bool = True) -> dict:
+    """The four evidence components of /diseases/{id}/targets. `use_index=False` runs the pathway
+    component as Cypher (the reference the index is tested against, and the bench's baseline)."""
     p = {"disease": disease, "min_size": min_size, "max_size": max_size, "pathway_limit": pathway_limit}
+    association = _read(drv, database, DISEASE_ASSOCIATED_GENES, p)
+    if use_index:
+        from targetkg.service.pathway_index import holder
+
+        pathway = holder.get(drv, database).shared_pathway_genes([r["gene"] for r in association], min_size,
+                                                                 max_size, pathway_limit)
+    else:
+        pathway = _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0)
     return {
-        "association": _read(drv, database, DISEASE_ASSOCIATED_GENES, p),
+        "association": association,
         "drug": _read(drv, database, DISEASE_DRUG_TARGETS, p),
-        "pathway": _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0),
+        "pathway": pathway,
         "predicted": _read(drv, database, DISEASE_PREDICTED, p),
     }
 
@@ -318,6 +355,94 @@ def gene_pathways(drv: Driver, database: str, ids: list[str], sources: list[str]
 def pathway_members(drv: Driver, database: str, pathways: list[str], sources: list[str] | None) -> dict[str, list[str]]:
     rows = _read(drv, database, PATHWAY_MEMBERS, {"pathways": pathways, "sources": sources}, 60.0)
     return {r["pathway"]: r["members"] for r in rows}
+
+
+# ---------------------------------------------------------------------------------------
+# /runs, /runs/{id}, /predictions: model runs and their written-back PREDICTED_* edges
+# ---------------------------------------------------------------------------------------
+# The predicted types and the curated relation each one predicts (models/linkpred/writeback.py
+# writes them); type names are interpolated from this fixed map only, values are parameters.
+PREDICTED_TYPES = {
+    "PREDICTED_TREATS": ("TREATS", "Drug", "Disease"),
+    "PREDICTED_TARGETS": ("DIRECTLY_PHYSICALLY_INTERACTS_WITH", "Drug", "Gene"),
+    "PREDICTED_ASSOCIATED_WITH": ("GENE_ASSOCIATED_WITH_CONDITION", "Gene", "Disease"),
+}
+
+RUNS = """
+MATCH (m:ModelRun)
+OPTIONAL MATCH (m)-[l:PREDICTED_FOR]->()
+WITH m, collect(DISTINCT l.relation) AS types, count(l) AS subjects
+RETURN m {.*} AS run, types, subjects
+ORDER BY m.created_at DESC, m.id
+"""
+
+RUN = """
+MATCH (m:ModelRun {id: $run})
+RETURN m {.*} AS run,
+       COUNT { (m)-[:PREDICTED_FOR]->() } AS subjects,
+       COUNT { ()-[p:PREDICTED_TREATS]->() WHERE p.run_id = $run } AS PREDICTED_TREATS,
+       COUNT { ()-[p:PREDICTED_TARGETS]->() WHERE p.run_id = $run } AS PREDICTED_TARGETS,
+       COUNT { ()-[p:PREDICTED_ASSOCIATED_WITH]->() WHERE p.run_id = $run } AS PREDICTED_ASSOCIATED_WITH
+"""
+
+
+def runs(drv: Driver, database: str) -> list[dict]:
+    return _read(drv, database, RUNS, {})
+
+
+def run(drv: Driver, database: str, run_id: str) -> dict | None:
+    rows = _read(drv, database, RUN, {"run": run_id})
+    return rows[0] if rows else None
+
+
+def predicted_type(relation: str) -> str | None:
+    """'TREATS', 'PREDICTED_TREATS' or 'treats' -> 'PREDICTED_TREATS'; None if not predicted by any model."""
+    key = relation.strip().upper()
+    if key in PREDICTED_TYPES:
+        return key
+    for ptype, (curated, _, _) in PREDICTED_TYPES.items():
+        if key == curated:
+            return ptype
+    return None
+
+
+def _predictions_match(ptype: str, subject: str | None, object_: str | None, run_id: str | None,
+                       known: bool | None, min_score: float | None) -> str:
+    """MATCH ... WHERE for one predicted type, only with the filters given (so the planner can use
+    the id constraints and the run_id/score indexes instead of a scan)."""
+    _, s_label, o_label = PREDICTED_TYPES[ptype]
+    s = f"(s:{s_label} {{id: $subject}})" if subject else "(s)"
+    o = f"(o:{o_label} {{id: $object}})" if object_ else "(o)"
+    where = ["coalesce(p.probability, 0.0) >= $min_probability"]
+    if min_score is not None:
+        where.append("p.score >= $min_score")
+    if run_id:
+        where.append("p.run_id = $run")
+    if known is not None:
+        where.append("p.known = $known")
+    return f"MATCH {s}-[p:{ptype}]->{o} WHERE " + " AND ".join(where)
+
+
+def predictions(drv: Driver, database: str, types: list[str], *, run_id: str | None = None,
+                subject: str | None = None, object_: str | None = None, known: bool | None = None,
+                min_score: float | None = None, min_probability: float = 0.0, order_by: str = "score",
+                limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+    """(total, rows) of written-back predictions, best first (by `score` within a run, or by
+    calibrated `probability`, which is comparable across runs)."""
+    params = {"run": run_id, "subject": subject, "object": object_, "known": known, "min_score": min_score,
+              "min_probability": min_probability, "limit": limit, "offset": offset}
+    order = "probability DESC, score DESC" if order_by == "probability" else "score DESC, probability DESC"
+    parts = [_predictions_match(t, subject, object_, run_id, known, min_score) + f"""
+RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object_name, type(p) AS type,
+       p.source_predicate[0] AS relation, p.score AS score, p.probability AS probability, p.rank AS rank,
+       p.known AS known, p.run_id AS run_id, p.model AS model, p.release AS release,
+       p.explanation_paths AS explanation_paths, p.explanation_contributions AS explanation_contributions"""
+             for t in types]
+    rows = _read(drv, database, "CALL () {\n" + "\nUNION ALL\n".join(parts) + "\n}\nRETURN *\n"
+                 f"ORDER BY {order}, subject, object, run_id SKIP $offset LIMIT $limit", params)
+    counts = [_predictions_match(t, subject, object_, run_id, known, min_score) + "\nRETURN count(p) AS n" for t in types]
+    total = _read(drv, database, "CALL () {\n" + "\nUNION ALL\n".join(counts) + "\n}\nRETURN sum(n) AS n", params)
+    return int(total[0]["n"]), rows
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
     kg.hypotheses("DRUGBANK:DB00997")
     kg.enrichment(["BRCA1", "BRCA2", "RAD51"])
     kg.query("MATCH (d:Disease {id: $id}) RETURN d.name AS name", id="DOID:363")
+    kg.runs()                                   # model runs and their held-out metrics
+    kg.predictions(run="rgcn-s0-...", relation="TREATS", include="novel")
 
 Every table method returns a pandas DataFrame; the graph release is in `df.attrs["release"]`.
 Errors from the API (RFC 9457 problem+json) raise `TargetKGError` with the server's message.
@@ -140,4 +142,46 @@ class Client:
                                                      "timeout_s": timeout_s})
         df = self._frame(body["rows"], body, body["columns"])
         df.attrs["truncated"] = body["truncated"]
+        return df
+
+    def runs(self, model: str | None = None) -> pd.DataFrame:
+        """Model runs, newest first: one row per (run, relation, evaluated model) with the held-out metrics as
+        columns, so a run's model sits beside its degree and path-count baselines (`is_run_model`)."""
+        body = self._request("GET", "/runs", params={"model": model} if model else None)
+        rows = []
+        for run in body["runs"]:
+            base = {"run_id": run["id"], "model": run["model"], "created_at": run["created_at"],
+                    "release": run["release"], "predicted_types": run["predicted_types"], "subjects": run["subjects"]}
+            for relation, by_model in (run.get("metrics") or {}).items():
+                for evaluated, metrics in by_model.items():
+                    flat = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+                    rows.append({**base, "relation": relation, "evaluated": evaluated,
+                                 "is_run_model": evaluated == run["model"], **flat})
+            if not run.get("metrics"):
+                rows.append({**base, "relation": None, "evaluated": None, "is_run_model": None})
+        df = self._frame(rows, body, None if rows else ["run_id", "model", "created_at", "release", "predicted_types",
+                                                        "subjects", "relation", "evaluated", "is_run_model"])
+        df.attrs["runs"] = body["runs"]
+        return df
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One model run: params, split, metrics and the number of predictions written per type."""
+        return self._request("GET", f"/runs/{run_id}")
+
+    def predictions(self, run: str | None = None, relation: str | None = None, subject: str | None = None,
+                    object: str | None = None, min_score: float | None = None, min_probability: float = 0.0,  # noqa: A002
+                    include: str = "all", order_by: str = "score", limit: int = 50, offset: int = 0) -> pd.DataFrame:
+        """Written-back predictions (PREDICTED_* edges), best first, with explanation paths."""
+        params: dict[str, Any] = {"min_probability": min_probability, "include": include, "order_by": order_by,
+                                  "limit": limit, "offset": offset}
+        for key, value in (("run", run), ("relation", relation), ("subject", subject), ("object", object),
+                           ("min_score", min_score)):
+            if value is not None:
+                params[key] = value
+        body = self._request("GET", "/predictions", params=params)
+        df = self._frame(body["predictions"], body, ["subject", "subject_name", "object", "object_name", "type",
+                                                     "relation", "score", "probability", "rank", "known", "run_id",
+                                                     "model", "edge_release", "explanation_paths",
+                                                     "explanation_contributions"])
+        df.attrs["total"] = body["total"]
         return df

@@ -203,3 +203,44 @@ def test_neo4j_down_is_503_problem_on_every_endpoint(monkeypatch):
             assert resp.status_code == 503, url
             assert resp.headers["content-type"].startswith("application/problem+json")
             assert "cannot reach Neo4j" in resp.json()["detail"]
+
+
+def test_pathway_index_matches_the_cypher_reference(warehouse):
+    """The in-memory pathway index gives the same genes, scores and best pathway weights as the Cypher query."""
+    from targetkg.service import queries
+    from targetkg.service.pathway_index import IndexHolder
+    from targetkg.settings import get_settings
+
+    db = get_settings().neo4j_database
+    params = {"disease": DISEASE, "min_size": 5, "max_size": 300, "pathway_limit": 100_000}
+    reference = {r["gene"]: r for r in queries._read(warehouse, db, queries.DISEASE_PATHWAY_GENES, params, 120.0)}
+    index = IndexHolder(check_s=0.0).get(warehouse, db)
+    disease_genes = [r["gene"] for r in queries._read(warehouse, db, queries.DISEASE_ASSOCIATED_GENES, params)]
+    mine = {r["gene"]: r for r in index.shared_pathway_genes(disease_genes, 5, 300, 100_000)}
+    assert len(reference) > 1000 and set(mine) == set(reference)
+    for gene, ref in reference.items():
+        assert mine[gene]["raw"] == pytest.approx(ref["raw"], rel=1e-9)
+        assert [p["weight"] for p in mine[gene]["paths"]] == pytest.approx([p["weight"] for p in ref["paths"]])
+        best = mine[gene]["paths"][0]
+        assert gene not in best["via"] and len(best["via"]) == min(3, round(best["weight"] * best["size"]))
+    top = index.shared_pathway_genes(disease_genes, 5, 300, 50)
+    assert [r["gene"] for r in top] == [g for g, _ in sorted(mine.items(), key=lambda kv: (-kv[1]["raw"],
+                                                                                           index.gene_position[kv[0]]))][:50]
+
+
+def test_pathway_index_is_rebuilt_when_the_graph_changes(warehouse):
+    from targetkg.service.pathway_index import IndexHolder
+    from targetkg.settings import get_settings
+
+    db = get_settings().neo4j_database
+    holder = IndexHolder(check_s=0.0)
+    before = holder.get(warehouse, db)
+    assert holder.get(warehouse, db) is before  # unchanged graph: same index object
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene), (p:Pathway) WHERE NOT (g)-[:PARTICIPATES_IN]->(p) WITH g, p LIMIT 1 "
+        "CREATE (g)-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->(p) RETURN g.id AS g, p.id AS p")
+    try:
+        after = holder.get(warehouse, db)
+        assert after is not before and after.members.nnz == before.members.nnz + 1
+    finally:
+        warehouse.execute_query("MATCH ()-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->() DELETE r")
