@@ -493,12 +493,12 @@ def create_app() -> FastAPI:
         ranked = _cache.get(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size, rel),
                             api_settings().api_cache_s,
                             lambda: ranking.rank_targets(dis[0], queries.disease_components(
-                                drv, db, curie, pathway_min_size, pathway_max_size), comps_sel))
+                                drv, db, curie, pathway_min_size, pathway_max_size), comps_sel, paths=False))
         ranked = [t for t in ranked if t["score"] >= min_score and
                   (include == "all" or (include == "known") == t["known"])]
         return TargetsResponse(release=rel, disease=PathNode(**dis[0]), total=len(ranked), offset=offset, limit=limit,
                                weights={k: v for k, v in ranking.WEIGHTS.items() if not comps_sel or k in comps_sel},
-                               targets=ranked[offset:offset + limit],
+                               targets=ranking.attach_paths(ranked[offset:offset + limit]),
                                browser_url=browser_link(queries.BROWSER_DISEASE.format(id=_lit(curie))))
 
     # ---- /drugs/{curie}/hypotheses

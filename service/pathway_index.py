@@ -51,34 +51,54 @@ class PathwayIndex:
         self._rows, self._cols = coo.row.astype(np.int64), coo.col.astype(np.int64)  # one entry per (pathway, gene)
         self._members_t = self.members.T.tocsr()
 
-    def shared_pathway_genes(self, disease_genes: list[str], min_size: int = 5, max_size: int = 300,
-                             limit: int = 1000, paths_per_gene: int = 3) -> list[dict]:
-        """Rows shaped like `queries.DISEASE_PATHWAY_GENES`: gene, symbol, raw, paths (best first).
-        Vectorised over the (pathway, gene) entries: a few ms for any disease."""
+    def _disease_state(self, disease_genes: list[str], min_size: int, max_size: int):
         pos = self.gene_position
         a = np.zeros(len(self.gene_ids))
         a[[pos[g] for g in set(disease_genes) if g in pos]] = 1.0
-        if not a.any():
-            return []
         hits = self.members @ a  # disease genes per pathway
         live = (self.sizes >= min_size) & (self.sizes <= max_size) & (hits > 0)
+        return a, hits, live
+
+    def shared_pathway_genes(self, disease_genes: list[str], min_size: int = 5, max_size: int = 300,
+                             limit: int = 1000, paths_per_gene: int = 3, with_paths: bool = True) -> list[dict]:
+        """Rows shaped like `queries.DISEASE_PATHWAY_GENES`: gene, symbol, raw, paths (best first).
+        with_paths=False leaves `paths` None (get them for a page with `pathway_paths`)."""
+        a, hits, live = self._disease_state(disease_genes, min_size, max_size)
+        if not a.any():
+            return []
         inv = np.where(live, 1.0 / np.maximum(self.sizes, 1.0), 0.0)
         # Σ_p M[p,g]·hits_p/size_p, minus the gene's own contribution when it is a disease gene itself
         raw = self._members_t @ (hits * inv) - a * (self._members_t @ inv)
         raw[np.abs(raw) < 1e-12] = 0.0
         cand = np.flatnonzero(raw > 0)
         top = cand[np.lexsort((cand, -raw[cand]))][:limit]
-        if not len(top):
-            return []
+        paths = self._paths(a, hits, live, top, paths_per_gene) if with_paths else {}
+        return [{"gene": self.gene_ids[g], "symbol": self.gene_names[g], "raw": float(raw[g]),
+                 "paths": paths.get(g, []) if with_paths else None} for g in top.tolist()]
+
+    def pathway_paths(self, disease_genes: list[str], genes: list[str], min_size: int = 5, max_size: int = 300,
+                      paths_per_gene: int = 3) -> dict[str, list[dict]]:
+        """The best pathways linking each of `genes` to the disease genes (gene id -> paths)."""
+        a, hits, live = self._disease_state(disease_genes, min_size, max_size)
+        idx = np.asarray([self.gene_position[g] for g in genes if g in self.gene_position], dtype=np.int64)
+        if not a.any() or not len(idx):
+            return {}
+        return {self.gene_ids[g]: v for g, v in self._paths(a, hits, live, idx, paths_per_gene).items()}
+
+    def _paths(self, a, hits, live, genes: np.ndarray, paths_per_gene: int) -> dict[int, list[dict]]:
+        """All (pathway, gene) entries of the chosen genes at once, sorted by gene, -weight, pathway."""
+        if not len(genes):
+            return {}
         chosen = np.zeros(len(self.gene_ids), dtype=bool)
-        chosen[top] = True
-        # the best pathways of each chosen gene: all (p, g) entries at once, sorted by gene, -weight, pathway
+        chosen[genes] = True
         r, c = self._rows, self._cols
         sel = live[r] & chosen[c]
         r, c = r[sel], c[sel]
         w = (hits[r] - a[c]) / self.sizes[r]
         pos_w = w > 0
         r, c, w = r[pos_w], c[pos_w], w[pos_w]
+        if not len(r):
+            return {}
         order = np.lexsort((r, -w, c))
         r, c, w = r[order], c[order], w[order]
         starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
@@ -86,7 +106,7 @@ class PathwayIndex:
         keep = rank < paths_per_gene
         r, c, w = r[keep], c[keep], w[keep]
         disease_members = {}
-        for p in np.unique(r):
+        for p in np.unique(r).tolist():
             row = self.members.indices[self.members.indptr[p]:self.members.indptr[p + 1]]
             disease_members[p] = sorted(self.gene_ids[i] for i in row[a[row] > 0])
         paths: dict[int, list[dict]] = {}
@@ -95,8 +115,7 @@ class PathwayIndex:
             paths.setdefault(g, []).append({"pathway": self.pathway_ids[p], "pathway_name": self.pathway_names[p],
                                             "size": int(self.sizes[p]),
                                             "via": [x for x in disease_members[p] if x != gid][:3], "weight": wt})
-        return [{"gene": self.gene_ids[g], "symbol": self.gene_names[g], "raw": float(raw[g]), "paths": paths.get(g, [])}
-                for g in top.tolist()]
+        return paths
 
 
 class IndexHolder:

@@ -229,15 +229,20 @@ def disease_components(drv: Driver, database: str, disease: str, min_size: int =
     if use_index:
         from targetkg.service.pathway_index import holder
 
-        pathway = holder.get(drv, database).shared_pathway_genes([r["gene"] for r in association], min_size,
-                                                                 max_size, pathway_limit)
+        index = holder.get(drv, database)
+        disease_genes = [r["gene"] for r in association]
+        # paths are computed for the returned page only (ranking.attach_paths calls pathway_paths)
+        pathway = index.shared_pathway_genes(disease_genes, min_size, max_size, pathway_limit, with_paths=False)
+        pathway_paths = lambda genes: index.pathway_paths(disease_genes, genes, min_size, max_size)  # noqa: E731
     else:
         pathway = _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0)
+        pathway_paths = None
     return {
         "association": association,
         "drug": _read(drv, database, DISEASE_DRUG_TARGETS, p),
         "pathway": pathway,
         "predicted": _read(drv, database, DISEASE_PREDICTED, p),
+        "pathway_paths": pathway_paths,
     }
 
 

@@ -15,64 +15,92 @@ def saturate(x: float, scale: float = 1.0) -> float:
     return 1.0 - math.exp(-max(x, 0.0) / scale)
 
 
-def rank_targets(disease: dict, comps: dict[str, list[dict]], sources: list[str] | None = None) -> list[dict[str, Any]]:
+def rank_targets(disease: dict, comps: dict[str, Any], sources: list[str] | None = None,
+                 paths: bool = True) -> list[dict[str, Any]]:
+    """Merge the evidence components into one ranked list. With paths=False the evidence paths are
+    left out (`attach_paths` adds them to the page a caller returns: building them for thousands of
+    candidates costs more than the scoring)."""
     sources = [s for s in (sources or COMPONENTS) if s in WEIGHTS]
     cand: dict[str, dict[str, Any]] = {}
+    context = {"disease": disease, "sources": sources, "pathway_paths": comps.get("pathway_paths")}
 
     def get(row):
         c = cand.get(row["gene"])
         if c is None:
             c = cand[row["gene"]] = {"gene": row["gene"], "symbol": row.get("symbol"),
-                                     "components": {k: 0.0 for k in COMPONENTS}, "paths": []}
+                                     "components": dict.fromkeys(COMPONENTS, 0.0), "_rows": {}, "_context": context}
         return c
 
-    d_id, d_name = disease["id"], disease.get("name")
     if "association" in sources:
         for r in comps.get("association", []):
             c = get(r)
             c["components"]["association"] = 1.0
-            c["paths"].append({"kind": "association", "weight": 1.0, "sources": r["sources"], "nodes": [
-                {"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
-                "relationships": ["GENE_ASSOCIATED_WITH_CONDITION"]})
+            c["_rows"]["association"] = r
     if "drug" in sources:
         for r in comps.get("drug", []):
             c = get(r)
             c["components"]["drug"] = 1.0 - 0.5 ** len(r["drugs"])
-            for dr in r["drugs"][:3]:
-                c["paths"].append({"kind": "drug", "weight": 0.5, "sources": sorted({dr["treats_source"], dr["binds_source"]} - {None}),
-                                   "nodes": [{"id": dr["drug"], "name": dr["drug_name"]}, {"id": r["gene"], "name": r["symbol"]},
-                                             {"id": d_id, "name": d_name}],
-                                   "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH (drug→gene)", "TREATS (drug→disease)"]})
+            c["_rows"]["drug"] = r
     if "pathway" in sources:
         for r in comps.get("pathway", []):
             c = get(r)
             c["components"]["pathway"] = saturate(r["raw"], 3.0)
-            for p in r["paths"][:3]:
-                c["paths"].append({"kind": "pathway", "weight": p["weight"], "sources": [],
-                                   "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": p["pathway"], "name": p["pathway_name"]},
-                                             {"id": p["via"][0], "name": None}, {"id": d_id, "name": d_name}],
-                                   "relationships": ["PARTICIPATES_IN", "PARTICIPATES_IN", "GENE_ASSOCIATED_WITH_CONDITION"],
-                                   "note": f"{len(p['via'])} disease gene(s) in a pathway of {p['size']} genes"})
+            c["_rows"]["pathway"] = r
     if "predicted" in sources:
         for r in comps.get("predicted", []):
             c = get(r)
             c["components"]["predicted"] = float(r["score"] or 0.0)
-            for pr in r["predictions"]:
-                c["paths"].append({"kind": "predicted", "weight": float(pr.get("score") or 0.0), "sources": [pr.get("model")],
-                                   "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
-                                   "relationships": [pr["type"]]})
+            c["_rows"]["predicted"] = r
     total_w = sum(WEIGHTS[s] for s in sources) or 1.0
-    out = []
-    for c in cand.values():
+    weights = [(s, WEIGHTS[s]) for s in sources]
+    out = list(cand.values())
+    for c in out:
         comp = c["components"]
-        c["score"] = round(sum(WEIGHTS[s] * comp[s] for s in sources) / total_w, 6)
+        c["score"] = round(sum(w * comp[s] for s, w in weights) / total_w, 6)
         c["known"] = comp["association"] > 0 or comp["drug"] > 0
-        c["paths"].sort(key=lambda p: -p["weight"])
-        c["paths"] = c["paths"][:5]
-        out.append(c)
     out.sort(key=lambda c: (-c["score"], c["symbol"] or c["gene"]))
     for i, c in enumerate(out, 1):
         c["rank"] = i
+    return attach_paths(out) if paths else out
+
+
+def attach_paths(targets: list[dict[str, Any]], max_paths: int = 5) -> list[dict[str, Any]]:
+    """Copies of ranked targets (from rank_targets) with their top evidence paths, best first."""
+    if not targets:
+        return []
+    ctx = targets[0]["_context"]
+    d_id, d_name = ctx["disease"]["id"], ctx["disease"].get("name")
+    lazy = [t["gene"] for t in targets if "pathway" in t["_rows"] and t["_rows"]["pathway"].get("paths") is None]
+    lazy_paths = ctx["pathway_paths"](lazy) if lazy and ctx["pathway_paths"] else {}
+    out = []
+    for t in targets:
+        rows, found = t["_rows"], []
+        if (r := rows.get("association")) is not None:
+            found.append({"kind": "association", "weight": 1.0, "sources": r["sources"], "nodes": [
+                {"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
+                "relationships": ["GENE_ASSOCIATED_WITH_CONDITION"]})
+        if (r := rows.get("drug")) is not None:
+            for dr in r["drugs"][:3]:
+                found.append({"kind": "drug", "weight": 0.5, "sources": sorted({dr["treats_source"], dr["binds_source"]} - {None}),
+                              "nodes": [{"id": dr["drug"], "name": dr["drug_name"]}, {"id": r["gene"], "name": r["symbol"]},
+                                        {"id": d_id, "name": d_name}],
+                              "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH (drug→gene)", "TREATS (drug→disease)"]})
+        if (r := rows.get("pathway")) is not None:
+            pw_paths = r["paths"] if r.get("paths") is not None else lazy_paths.get(r["gene"], [])
+            for p in pw_paths[:3]:
+                found.append({"kind": "pathway", "weight": p["weight"], "sources": [],
+                              "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": p["pathway"], "name": p["pathway_name"]},
+                                        {"id": p["via"][0], "name": None}, {"id": d_id, "name": d_name}],
+                              "relationships": ["PARTICIPATES_IN", "PARTICIPATES_IN", "GENE_ASSOCIATED_WITH_CONDITION"],
+                              "note": f"{len(p['via'])} disease gene(s) in a pathway of {p['size']} genes"})
+        if (r := rows.get("predicted")) is not None:
+            for pr in r["predictions"]:
+                found.append({"kind": "predicted", "weight": float(pr.get("score") or 0.0), "sources": [pr.get("model")],
+                              "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
+                              "relationships": [pr["type"]]})
+        found.sort(key=lambda p: -p["weight"])
+        out.append({"gene": t["gene"], "symbol": t["symbol"], "components": dict(t["components"]), "score": t["score"],
+                    "known": t["known"], "rank": t["rank"], "paths": found[:max_paths]})
     return out
 
 
