@@ -233,7 +233,7 @@ def disease_components(drv: Driver, database: str, disease: str, min_size: int =
         disease_genes = [r["gene"] for r in association]
         # paths are computed for the returned page only (ranking.attach_paths calls pathway_paths)
         pathway = index.shared_pathway_genes(disease_genes, min_size, max_size, pathway_limit, with_paths=False)
-        pathway_paths = lambda genes: index.pathway_paths(disease_genes, genes, min_size, max_size)  # noqa: E731
+        pathway_paths = lambda genes: index.pathway_paths(disease_genes, genes, min_size, max_size)
     else:
         pathway = _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0)
         pathway_paths = None
@@ -437,7 +437,7 @@ def predictions(drv: Driver, database: str, types: list[str], *, run_id: str | N
     params = {"run": run_id, "subject": subject, "object": object_, "known": known, "min_score": min_score,
               "min_probability": min_probability, "limit": limit, "offset": offset}
     order = "probability DESC, score DESC" if order_by == "probability" else "score DESC, probability DESC"
-    parts = [_predictions_match(t, subject, object_, run_id, known, min_score) + f"""
+    parts = [_predictions_match(t, subject, object_, run_id, known, min_score) + """
 RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object_name, type(p) AS type,
        p.source_predicate[0] AS relation, p.score AS score, p.probability AS probability, p.rank AS rank,
        p.known AS known, p.run_id AS run_id, p.model AS model, p.release AS release,

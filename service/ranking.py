@@ -78,13 +78,14 @@ def attach_paths(targets: list[dict[str, Any]], max_paths: int = 5) -> list[dict
         if (r := rows.get("association")) is not None:
             found.append({"kind": "association", "weight": 1.0, "sources": r["sources"], "nodes": [
                 {"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
-                "relationships": ["GENE_ASSOCIATED_WITH_CONDITION"]})
+                "relationships": ["GENE_ASSOCIATED_WITH_CONDITION"], "note": None})
         if (r := rows.get("drug")) is not None:
             for dr in r["drugs"][:3]:
                 found.append({"kind": "drug", "weight": 0.5, "sources": sorted({dr["treats_source"], dr["binds_source"]} - {None}),
                               "nodes": [{"id": dr["drug"], "name": dr["drug_name"]}, {"id": r["gene"], "name": r["symbol"]},
                                         {"id": d_id, "name": d_name}],
-                              "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH (drug→gene)", "TREATS (drug→disease)"]})
+                              "relationships": ["DIRECTLY_PHYSICALLY_INTERACTS_WITH (drug→gene)", "TREATS (drug→disease)"],
+                              "note": None})
         if (r := rows.get("pathway")) is not None:
             pw_paths = r["paths"] if r.get("paths") is not None else lazy_paths.get(r["gene"], [])
             for p in pw_paths[:3]:
@@ -97,7 +98,7 @@ def attach_paths(targets: list[dict[str, Any]], max_paths: int = 5) -> list[dict
             for pr in r["predictions"]:
                 found.append({"kind": "predicted", "weight": float(pr.get("score") or 0.0), "sources": [pr.get("model")],
                               "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
-                              "relationships": [pr["type"]]})
+                              "relationships": [pr["type"]], "note": None})
         found.sort(key=lambda p: -p["weight"])
         out.append({"gene": t["gene"], "symbol": t["symbol"], "components": dict(t["components"]), "score": t["score"],
                     "known": t["known"], "rank": t["rank"], "paths": found[:max_paths]})

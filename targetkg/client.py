@@ -169,7 +169,7 @@ class Client:
         return self._request("GET", f"/runs/{run_id}")
 
     def predictions(self, run: str | None = None, relation: str | None = None, subject: str | None = None,
-                    object: str | None = None, min_score: float | None = None, min_probability: float = 0.0,  # noqa: A002
+                    object: str | None = None, min_score: float | None = None, min_probability: float = 0.0,
                     include: str = "all", order_by: str = "score", limit: int = 50, offset: int = 0) -> pd.DataFrame:
         """Written-back predictions (PREDICTED_* edges), best first, with explanation paths."""
         params: dict[str, Any] = {"min_probability": min_probability, "include": include, "order_by": order_by,

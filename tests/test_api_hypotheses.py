@@ -244,3 +244,13 @@ def test_pathway_index_is_rebuilt_when_the_graph_changes(warehouse):
         assert after is not before and after.members.nnz == before.members.nnz + 1
     finally:
         warehouse.execute_query("MATCH ()-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->() DELETE r")
+
+
+def test_targets_body_conforms_to_its_response_model(api):
+    """/targets serialises its body directly (no response_model pass): it must still match the documented model."""
+    from targetkg.service.app import TargetsResponse
+
+    body = api.get(f"/diseases/{DISEASE}/targets", params={"limit": 200}).json()
+    parsed = TargetsResponse.model_validate(body)
+    assert parsed.model_dump(mode="json") == body
+    assert {p.kind for t in parsed.targets for p in t.paths} >= {"association", "drug", "pathway"}

@@ -6,7 +6,6 @@ import math
 
 import pytest
 from fastapi.testclient import TestClient
-
 from targetkg.service.app import create_app
 
 RUN_ID = "test-api-run-s0"
@@ -32,6 +31,7 @@ def _run(run_id: str, model: str, created_at: str) -> dict:
 def written_runs(warehouse):
     """Two runs of PREDICTED_TREATS edges (3 drugs x 4 diseases, one of them a curated TREATS edge)."""
     from targetkg.models.linkpred.writeback import delete_run_edges, write_predictions
+
     from targetkg.settings import get_settings
 
     recs, _, _ = warehouse.execute_query(
