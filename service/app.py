@@ -316,6 +316,8 @@ class _Cache:
             if hit and now - hit[0] < ttl:
                 return hit[1]
         value = compute()
+        if value is None:  # "not found" is not cached: the next build may add it
+            return None
         with self.lock:
             if len(self.data) >= self.size:
                 self.data.pop(next(iter(self.data)))
@@ -505,20 +507,24 @@ def create_app() -> FastAPI:
             if bad:
                 raise ApiProblem(400, "Unknown evidence source", f"{bad} not in {list(ranking.WEIGHTS)}")
         drv, db, rel = _ctx()
-        dis = queries._read(drv, db, queries.DISEASE, {"disease": curie})
-        if not dis:
+
+        def compute():
+            comps = queries.disease_components(drv, db, curie, pathway_min_size, pathway_max_size)
+            return None if comps is None else (comps["disease"], ranking.rank_targets(comps["disease"], comps, comps_sel,
+                                                                                      paths=False))
+
+        found = _cache.get(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size, rel),
+                           _cache_ttl(), compute)
+        if found is None:
             raise ApiProblem(404, "Disease not found", f"no Disease with id {curie!r}; find ids with GET /search?q=...&label=Disease")
-        ranked = _cache.get(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size, rel),
-                            _cache_ttl(),
-                            lambda: ranking.rank_targets(dis[0], queries.disease_components(
-                                drv, db, curie, pathway_min_size, pathway_max_size), comps_sel, paths=False))
+        disease, ranked = found
         ranked = [t for t in ranked if t["score"] >= min_score and
                   (include == "all" or (include == "known") == t["known"])]
         # Built by our own ranking code in the TargetsResponse shape (the schemathesis test checks
         # it against the OpenAPI schema), so it is serialised directly: validating ~1,000 nested
         # path objects twice (once here, once by FastAPI's response_model) cost ~20 ms a request.
         body = {"release": rel, "browser_url": browser_link(queries.BROWSER_DISEASE.format(id=_lit(curie))),
-                "disease": {"id": dis[0]["id"], "name": dis[0]["name"]}, "total": len(ranked), "offset": offset,
+                "disease": disease, "total": len(ranked), "offset": offset,
                 "limit": limit, "weights": {k: v for k, v in ranking.WEIGHTS.items() if not comps_sel or k in comps_sel},
                 "targets": ranking.attach_paths(ranked[offset:offset + limit])}
         return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")

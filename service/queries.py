@@ -220,29 +220,64 @@ def pathway_membership(drv: Driver, database: str) -> tuple[list[dict], list[dic
     return _read(drv, database, PATHWAY_MEMBERSHIP, {}, 300.0), _read(drv, database, PATHWAY_GENES, {}, 300.0)
 
 
-def disease_components(drv: Driver, database: str, disease: str, min_size: int = 5, max_size: int = 300,
-                       pathway_limit: int = 1000, use_index: bool = True) -> dict:
-    """The four evidence components of /diseases/{id}/targets. `use_index=False` runs the pathway
-    component as Cypher (the reference the index is tested against, and the bench's baseline)."""
-    p = {"disease": disease, "min_size": min_size, "max_size": max_size, "pathway_limit": pathway_limit}
-    association = _read(drv, database, DISEASE_ASSOCIATED_GENES, p)
-    if use_index:
-        from targetkg.service.pathway_index import holder
+# The three small components and the disease itself in one round trip (no row: unknown disease).
+DISEASE_EVIDENCE = """
+MATCH (dis:Disease {id: $disease})
+CALL (dis) {
+  MATCH (g:Gene)-[r:GENE_ASSOCIATED_WITH_CONDITION]->(dis)
+  WITH g, collect(DISTINCT r.primary_knowledge_source) AS sources, collect(DISTINCT r.source_file) AS files
+  RETURN collect({gene: g.id, symbol: g.name, sources: sources, files: files}) AS association
+}
+CALL (dis) {
+  OPTIONAL MATCH (dis)<-[t:TREATS]-(drug:Drug)-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(g:Gene)
+  WITH g, collect(DISTINCT {drug: drug.id, drug_name: drug.name, treats_source: t.primary_knowledge_source,
+                            binds_source: b.primary_knowledge_source}) AS drugs
+  WHERE g IS NOT NULL
+  RETURN collect({gene: g.id, symbol: g.name, drugs: drugs}) AS drug
+}
+CALL (dis) {
+  OPTIONAL MATCH (g:Gene)-[r]-(dis) WHERE type(r) STARTS WITH 'PREDICTED'
+  WITH g, max(coalesce(r.score, r.probability, 0.5)) AS score,
+       collect(DISTINCT {type: type(r), model: coalesce(r.model, r.primary_knowledge_source), run: r.run_id,
+                         score: coalesce(r.score, r.probability)})[..3] AS predictions
+  WHERE g IS NOT NULL
+  RETURN collect({gene: g.id, symbol: g.name, score: score, predictions: predictions}) AS predicted
+}
+RETURN dis.id AS id, dis.name AS name, association, drug, predicted
+"""
 
-        index = holder.get(drv, database)
-        disease_genes = [r["gene"] for r in association]
-        # paths are computed for the returned page only (ranking.attach_paths calls pathway_paths)
-        pathway = index.shared_pathway_genes(disease_genes, min_size, max_size, pathway_limit, with_paths=False)
-        pathway_paths = lambda genes: index.pathway_paths(disease_genes, genes, min_size, max_size)
-    else:
-        pathway = _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0)
-        pathway_paths = None
+
+def disease_components(drv: Driver, database: str, disease: str, min_size: int = 5, max_size: int = 300,
+                       pathway_limit: int = 1000, use_index: bool = True) -> dict | None:
+    """The disease and the four evidence components of /diseases/{id}/targets (None: no such disease).
+    use_index=True: one Cypher round trip plus the in-memory pathway index (what the API runs);
+    use_index=False: the five queries above, all in Cypher (the reference the index is tested
+    against, and the bench's baseline)."""
+    p = {"disease": disease, "min_size": min_size, "max_size": max_size, "pathway_limit": pathway_limit}
+    if not use_index:
+        found = _read(drv, database, DISEASE, p)
+        if not found:
+            return None
+        return {"disease": found[0], "association": _read(drv, database, DISEASE_ASSOCIATED_GENES, p),
+                "drug": _read(drv, database, DISEASE_DRUG_TARGETS, p),
+                "pathway": _read(drv, database, DISEASE_PATHWAY_GENES, p, 60.0),
+                "predicted": _read(drv, database, DISEASE_PREDICTED, p), "pathway_paths": None}
+    rows = _read(drv, database, DISEASE_EVIDENCE, p)
+    if not rows:
+        return None
+    row = rows[0]
+    from targetkg.service.pathway_index import holder
+
+    index = holder.get(drv, database)
+    disease_genes = [r["gene"] for r in row["association"]]
     return {
-        "association": association,
-        "drug": _read(drv, database, DISEASE_DRUG_TARGETS, p),
-        "pathway": pathway,
-        "predicted": _read(drv, database, DISEASE_PREDICTED, p),
-        "pathway_paths": pathway_paths,
+        "disease": {"id": row["id"], "name": row["name"]},
+        "association": row["association"],
+        "drug": row["drug"],
+        # paths are computed for the returned page only (ranking.attach_paths calls pathway_paths)
+        "pathway": index.shared_pathway_genes(disease_genes, min_size, max_size, pathway_limit, with_paths=False),
+        "predicted": row["predicted"],
+        "pathway_paths": lambda genes: index.pathway_paths(disease_genes, genes, min_size, max_size),
     }
 
 
