@@ -391,11 +391,32 @@ app.add_typer(nlp_app, name="nlp")
 
 
 @nlp_app.command("train-ner")
-def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder (default: the cache).")):
+def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder (default: the cache)."),
+                  max_minutes: Optional[float] = typer.Option(None, help="Training budget; the best epoch so far is kept."),
+                  if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing if the model already exists.")):
     """Train the NER model on the BC5CDR and BioRED training splits (cached outside the repo)."""
     from targetkg.nlp.api import train_ner
+    from targetkg.nlp.config import nlp_settings
 
-    console.print(train_ner(output=output))
+    target = output or nlp_settings().ner_dir()
+    if if_missing and (target / "config.cfg").is_file():
+        console.print(f"NER model present: {target}")
+        return
+    console.print(train_ner(output=output, max_seconds=max_minutes * 60 if max_minutes else None))
+
+
+@nlp_app.command("train-relations")
+def nlp_train_relations(output: Optional[Path] = typer.Option(None, help="Model file (default: the cache)."),
+                        if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing if the model already exists.")):
+    """Train the relation classifiers (BC5CDR chemical-induced disease, BioRED pairs) on the training splits."""
+    from targetkg.nlp.api import train_relations
+    from targetkg.nlp.config import nlp_settings
+
+    target = output or nlp_settings().relation_path()
+    if if_missing and target.is_file():
+        console.print(f"relation model present: {target}")
+        return
+    console.print(train_relations(output=output))
 
 
 @nlp_app.command("evaluate")
