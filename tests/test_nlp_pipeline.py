@@ -353,3 +353,20 @@ def test_evaluate_any_pubtator_file_as_json(tiny_ner, kb_dir, relation_model, de
     assert set(line["relation"]) >= {"f1", "precision", "recall"} and line["relation"]["kind"] == "cid"
     assert line["relation"]["gold_entities"]["f1"] > 0
     assert "NER (strict)" in format_report(result)
+
+
+def test_training_commands_skip_existing_models_with_if_missing(tmp_path):
+    """`make up` calls train-ner/train-relations --if-missing on every run: an existing model is kept as is."""
+    import subprocess
+    import sys
+
+    ner_dir, rel_file = tmp_path / "ner", tmp_path / "relations.joblib"
+    ner_dir.mkdir()
+    (ner_dir / "config.cfg").write_text("[nlp]\n")
+    rel_file.write_bytes(b"model")
+    for args, expect in ((["train-ner", "--output", str(ner_dir)], "NER model present"),
+                         (["train-relations", "--output", str(rel_file)], "relation model present")):
+        out = subprocess.run([sys.executable, "-m", "targetkg.cli", "nlp", *args, "--if-missing"], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0 and expect in out.stdout, out.stdout + out.stderr
+    assert (ner_dir / "config.cfg").read_text() == "[nlp]\n" and rel_file.read_bytes() == b"model"
