@@ -91,6 +91,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from targetkg.graph.connection import driver
+
     from targetkg.settings import get_settings
 
     data = Path(os.environ.get("TARGETKG_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

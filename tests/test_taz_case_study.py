@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from conftest import shared_data
 
 REPO = Path(__file__).resolve().parent.parent
