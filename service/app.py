@@ -5,13 +5,13 @@ carries the graph release (body field `release` and header `X-TargetKG-Release`)
 from __future__ import annotations
 
 import hmac
-import json
 import math
 import threading
 import time
 from typing import Any, Literal
 from urllib.parse import quote
 
+import orjson
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -527,7 +527,7 @@ def create_app() -> FastAPI:
                 "disease": disease, "total": len(ranked), "offset": offset,
                 "limit": limit, "weights": {k: v for k, v in ranking.WEIGHTS.items() if not comps_sel or k in comps_sel},
                 "targets": ranking.attach_paths(ranked[offset:offset + limit])}
-        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        return Response(orjson.dumps(body), media_type="application/json")
 
     # ---- /drugs/{curie}/hypotheses
     @app.get("/drugs/{curie:path}/hypotheses", response_model=HypothesesResponse, responses={404: {"model": Problem}})

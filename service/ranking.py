@@ -19,48 +19,37 @@ def rank_targets(disease: dict, comps: dict[str, Any], sources: list[str] | None
                  paths: bool = True) -> list[dict[str, Any]]:
     """Merge the evidence components into one ranked list. With paths=False the evidence paths are
     left out (`attach_paths` adds them to the page a caller returns: building them for thousands of
-    candidates costs more than the scoring)."""
+    candidates costs more than the scoring). Plain lists in the hot loop: this runs per request."""
     sources = [s for s in (sources or COMPONENTS) if s in WEIGHTS]
-    cand: dict[str, dict[str, Any]] = {}
     context = {"disease": disease, "sources": sources, "pathway_paths": comps.get("pathway_paths")}
-
-    def get(row):
-        c = cand.get(row["gene"])
-        if c is None:
-            c = cand[row["gene"]] = {"gene": row["gene"], "symbol": row.get("symbol"),
-                                     "components": dict.fromkeys(COMPONENTS, 0.0), "_rows": {}, "_context": context}
-        return c
-
-    if "association" in sources:
-        for r in comps.get("association", []):
-            c = get(r)
-            c["components"]["association"] = 1.0
-            c["_rows"]["association"] = r
-    if "drug" in sources:
-        for r in comps.get("drug", []):
-            c = get(r)
-            c["components"]["drug"] = 1.0 - 0.5 ** len(r["drugs"])
-            c["_rows"]["drug"] = r
-    if "pathway" in sources:
-        for r in comps.get("pathway", []):
-            c = get(r)
-            c["components"]["pathway"] = saturate(r["raw"], 3.0)
-            c["_rows"]["pathway"] = r
-    if "predicted" in sources:
-        for r in comps.get("predicted", []):
-            c = get(r)
-            c["components"]["predicted"] = float(r["score"] or 0.0)
-            c["_rows"]["predicted"] = r
+    # gene -> [symbol, association, drug, pathway, predicted, rows by component]
+    cand: dict[str, list] = {}
+    for slot, kind in enumerate(COMPONENTS, start=1):
+        if kind not in sources:
+            continue
+        for r in comps.get(kind, ()):
+            c = cand.get(r["gene"])
+            if c is None:
+                c = cand[r["gene"]] = [r.get("symbol"), 0.0, 0.0, 0.0, 0.0, {}]
+            if kind == "association":
+                c[1] = 1.0
+            elif kind == "drug":
+                c[2] = 1.0 - 0.5 ** len(r["drugs"])
+            elif kind == "pathway":
+                c[3] = saturate(r["raw"], 3.0)
+            else:
+                c[4] = float(r["score"] or 0.0)
+            c[5][kind] = r
+    w1, w2, w3, w4 = (WEIGHTS[k] if k in sources else 0.0 for k in COMPONENTS)
     total_w = sum(WEIGHTS[s] for s in sources) or 1.0
-    weights = [(s, WEIGHTS[s]) for s in sources]
-    out = list(cand.values())
-    for c in out:
-        comp = c["components"]
-        c["score"] = round(sum(w * comp[s] for s, w in weights) / total_w, 6)
-        c["known"] = comp["association"] > 0 or comp["drug"] > 0
-    out.sort(key=lambda c: (-c["score"], c["symbol"] or c["gene"]))
-    for i, c in enumerate(out, 1):
-        c["rank"] = i
+    keyed = []
+    for gene, c in cand.items():
+        score = round((w1 * c[1] + w2 * c[2] + w3 * c[3] + w4 * c[4]) / total_w, 6)
+        keyed.append((-score, c[0] or gene, gene, score, c))
+    keyed.sort(key=lambda k: k[:3])
+    out = [{"gene": gene, "symbol": c[0], "components": dict(zip(COMPONENTS, c[1:5])), "score": score,
+            "known": c[1] > 0 or c[2] > 0, "rank": rank, "_rows": c[5], "_context": context}
+           for rank, (_, _, gene, score, c) in enumerate(keyed, 1)]
     return attach_paths(out) if paths else out
 
 
