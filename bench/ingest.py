@@ -137,7 +137,7 @@ def main() -> None:
     del agg
     close_all()
     server.stop()
-    import_s = neo4j_admin_import(server, "neo4j", node_files, rel_files)
+    import_s = neo4j_admin_import(server, "neo4j", node_files, rel_files, agg.multiline_fields)
     t0 = time.monotonic()
     server.start(echo=lambda *a: None)
     restart_s = time.monotonic() - t0

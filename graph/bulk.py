@@ -124,8 +124,10 @@ class BulkAggregator:
                 raise TypeError(f"adapter yielded {type(rec).__name__}, expected Node or Edge")
 
     def write_csvs(self, out: Path) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]], dict[str, int]]:
-        """Returns (label, file) and (type, file) lists, and per-source dangling-edge counts."""
+        """Returns (label, file) and (type, file) lists, and per-source dangling-edge counts.
+        Sets `multiline_fields` if any written value contains a line break (see neo4j_admin_import)."""
         out.mkdir(parents=True, exist_ok=True)
+        self.multiline_fields = False
         node_files: list[tuple[str, Path]] = []
         for label, items in self.nodes.items():
             prop_keys = sorted({k for agg in items.values() for k in agg.props})
@@ -141,6 +143,7 @@ class BulkAggregator:
                     w.writerow([node_id, _cell(agg.name), _cell(agg.synonyms), _cell(agg.xrefs), _cell(category),
                                 _cell(agg.sources), *[_cell(agg.props.get(k)) for k in prop_keys]])
             node_files.append((label, path))
+            self.multiline_fields |= _has_embedded_line_breaks(path, len(items) + 1)
         rel_files: list[tuple[str, Path]] = []
         dangling: dict[str, int] = defaultdict(int)
         base_cols = ["primary_knowledge_source", "source_version", "release", "knowledge_level", "agent_type",
@@ -151,6 +154,7 @@ class BulkAggregator:
             types = {k: _cell_type([e["props"][k] for e in items.values() if e["props"].get(k) is not None])
                      for k in prop_keys}
             path = out / f"rels_{s_label}_{rel_type}_{o_label}.csv"
+            rows = 0
             with open(path, "w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh)
                 w.writerow([f":START_ID({s_label})", f":END_ID({o_label})", *base_cols,
@@ -162,17 +166,29 @@ class BulkAggregator:
                     w.writerow([s, o, source, e["source_version"], self.release, e["knowledge_level"], e["agent_type"],
                                 _cell(e["source_file"]), _cell(e["source_predicate"]), _cell(e["evidence"]),
                                 *[_cell(e["props"].get(k)) for k in prop_keys]])
+                    rows += 1
             rel_files.append((rel_type, path))
+            self.multiline_fields |= _has_embedded_line_breaks(path, rows + 1)
         return node_files, rel_files, dict(dangling)
 
 
+def _has_embedded_line_breaks(path: Path, lines: int) -> bool:
+    """csv.writer ends each row with CRLF: any other CR or LF byte is inside a quoted value."""
+    data = path.read_bytes()
+    return data.count(b"\n") != lines or data.count(b"\r") != lines
+
+
 def neo4j_admin_import(server, database: str, node_files: list[tuple[str, Path]],
-                       rel_files: list[tuple[str, Path]]) -> float:
-    """`neo4j-admin database import full` into the stopped managed server; returns seconds."""
+                       rel_files: list[tuple[str, Path]], multiline_fields: bool = True) -> float:
+    """`neo4j-admin database import full` into the stopped managed server; returns seconds.
+
+    multiline_fields=False lets the importer split files into chunks and parse them in parallel
+    (Neo4j's docs: multi-line fields "substantially reduce import performance"); pass the
+    aggregator's `multiline_fields`, which is True only when some value holds a line break."""
     # The database name goes first: --nodes/--relationships take several files each, so a
     # trailing positional would be read as one more input file.
     args = ["database", "import", "full", database, "--overwrite-destination=true", "--array-delimiter=U+001F",
-            "--multiline-fields=true", "--threads=2"]
+            f"--multiline-fields={'true' if multiline_fields else 'false'}", "--threads=2"]
     args += [f"--nodes={label}={path}" for label, path in node_files]
     args += [f"--relationships={rel_type}={path}" for rel_type, path in rel_files]
     t0 = time.monotonic()
@@ -251,7 +267,7 @@ def bulk_build(names: list[str], root: Path, release: str, settings: Settings, s
         server.install(echo=echo)
     server.write_config()
     server.ensure_password()
-    import_s = neo4j_admin_import(server, settings.neo4j_database, node_files, rel_files)
+    import_s = neo4j_admin_import(server, settings.neo4j_database, node_files, rel_files, agg.multiline_fields)
     res = server.start(echo=echo)
     echo(f"neo4j-admin import: {n_edges:,} relationships in {import_s:.1f}s "
          f"({n_edges / import_s:,.0f} rels/s); server back up in {res.seconds:.1f}s")

@@ -214,3 +214,23 @@ def test_release_export_writes_kgx(warehouse, tmp_path):
     assert first["predicate"].startswith("biolink:") and first["primary_knowledge_source"].startswith("infores:")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["kgx"]["edges"] == n_edges
+
+
+def test_bulk_csvs_ask_for_multiline_parsing_only_when_a_value_has_a_line_break(tmp_path):
+    """The importer parses in parallel only without --multiline-fields; a name with a line break must turn it on."""
+    from targetkg.graph.bulk import BulkAggregator
+    from targetkg.graph.writer import WriteStats
+
+    def aggregate(name: str) -> BulkAggregator:
+        agg = BulkAggregator("qa")
+        agg.add([Node("DOID:1", "Disease", name), Node("DOID:2", "Disease", "b"),
+                 Edge("NCBIGene:1", "Gene", "GENE_ASSOCIATED_WITH_CONDITION", "DOID:1", "Disease", "DaG"),
+                 Node("NCBIGene:1", "Gene", "A1BG")], Provenance("infores:test", "1"), WriteStats())
+        return agg
+
+    plain = aggregate("plain name")
+    plain.write_csvs(tmp_path / "plain")
+    assert plain.multiline_fields is False
+    broken = aggregate("a name\nover two lines")
+    broken.write_csvs(tmp_path / "broken")
+    assert broken.multiline_fields is True
