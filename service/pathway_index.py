@@ -1,4 +1,4 @@
-"""An in-memory gene × pathway membership index for the API's pathway evidence.
+"""An in-memory gene × pathway (and gene × disease) index for the API's pathway evidence.
 
 Why: "genes that share a pathway with the disease genes" expands every member of every pathway
 of every disease gene; in Cypher that is 1.5–2.5 s per disease on the full warehouse (Hetionet +
@@ -6,8 +6,9 @@ Reactome + Pathway Commons), in a sparse matrix it is a few milliseconds. The in
 once through the query layer (one read of the PARTICIPATES_IN edges) and rebuilt when the
 graph's fingerprint changes (release, Source load times, number of PARTICIPATES_IN edges).
 
-The arithmetic reproduces `queries.DISEASE_PATHWAY_GENES` (the reference, which the tests
-compare against): for a gene g and a pathway p whose size is within bounds,
+The same holds for drug → target → pathway → disease hypotheses (`queries.DRUG_PATHWAY`,
+0.5–2 s per drug in Cypher). The arithmetic reproduces those two queries (the references,
+which the tests compare against); for /targets: for a gene g and a pathway p whose size is within bounds,
     w(g, p) = |disease genes in p other than g| / |genes in p|,   raw(g) = Σ_p w(g, p).
 """
 
@@ -30,26 +31,85 @@ class PathwayIndex:
     pathway_names: list[str | None]
     members: sp.csr_matrix  # pathways × genes, 1.0 where the gene participates in the pathway
     sizes: np.ndarray  # distinct genes per pathway
+    disease_ids: list[str] = ()  # diseases with associated genes (GENE_ASSOCIATED_WITH_CONDITION)
+    disease_names: list[str | None] = ()
+    associated: sp.csr_matrix | None = None  # genes × diseases, 1.0 where the gene is associated
+
+    @staticmethod
+    def _binary(groups: list[list[str]], pos: dict[str, int], n_cols: int) -> sp.csr_matrix:
+        indptr, indices = [0], []
+        for members in groups:
+            indices.extend(sorted({pos[g] for g in members if g in pos}))
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int64),
+                              np.asarray(indptr, dtype=np.int64)), shape=(len(groups), n_cols))
 
     @classmethod
-    def from_rows(cls, fingerprint: Any, pathways: list[dict], genes: list[dict]) -> PathwayIndex:
+    def from_rows(cls, fingerprint: Any, pathways: list[dict], genes: list[dict],
+                  associations: list[dict] | None = None) -> PathwayIndex:
         gene_ids = [g["id"] for g in genes]
         gpos = {g: i for i, g in enumerate(gene_ids)}
-        indptr, indices = [0], []
-        for p in pathways:
-            cols = sorted({gpos[g] for g in p["genes"] if g in gpos})
-            indices.extend(cols)
-            indptr.append(len(indices))
-        members = sp.csr_matrix((np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int64),
-                                 np.asarray(indptr, dtype=np.int64)), shape=(len(pathways), len(gene_ids)))
+        members = cls._binary([p["genes"] for p in pathways], gpos, len(gene_ids))
+        associations = associations or []
+        associated = cls._binary([d["genes"] for d in associations], gpos, len(gene_ids)).T.tocsr()
         return cls(fingerprint, gene_ids, [g.get("name") for g in genes], [p["id"] for p in pathways],
-                   [p.get("name") for p in pathways], members, np.diff(members.indptr).astype(np.float64))
+                   [p.get("name") for p in pathways], members, np.diff(members.indptr).astype(np.float64),
+                   [d["id"] for d in associations], [d.get("name") for d in associations], associated)
 
     def __post_init__(self) -> None:
         self.gene_position = {g: i for i, g in enumerate(self.gene_ids)}
         coo = self.members.tocoo()
         self._rows, self._cols = coo.row.astype(np.int64), coo.col.astype(np.int64)  # one entry per (pathway, gene)
         self._members_t = self.members.T.tocsr()
+
+    def drug_pathway_diseases(self, targets: list[str], min_size: int = 5, max_size: int = 300,
+                              paths_per_disease: int = 5) -> list[dict]:
+        """Rows shaped like `queries.DRUG_PATHWAY` (without `known`): disease, disease_name, raw, paths.
+        For every (target t, pathway p ∋ t) with p's size within bounds and every disease d:
+            w(t, p, d) = |genes of p associated with d| / |genes in p|,   raw(d) = Σ w(t, p, d)."""
+        if self.associated is None or not len(self.disease_ids):
+            return []
+        pos = self.gene_position
+        t = np.zeros(len(self.gene_ids))
+        t[[pos[g] for g in set(targets) if g in pos]] = 1.0
+        per_pathway = self.members @ t  # drug targets in each pathway = number of (t, p) pairs
+        live = (self.sizes >= min_size) & (self.sizes <= max_size) & (per_pathway > 0)
+        if not live.any():
+            return []
+        weight = np.where(live, per_pathway / np.maximum(self.sizes, 1.0), 0.0)
+        raw = self.associated.T @ (self._members_t @ weight)  # Σ_p pairs_p · |p ∩ genes(d)| / size_p
+        diseases = np.flatnonzero(raw > 1e-12)
+        if not len(diseases):
+            return []
+        live_p = np.flatnonzero(live)
+        sub = self.members[live_p]  # live pathways × genes
+        hits = (sub @ self.associated[:, diseases]).toarray()  # live pathways × diseases: disease genes in p
+        assoc_csc = self.associated.tocsc()
+        t_idx = np.flatnonzero(t)
+        out = []
+        for j, d in enumerate(diseases.tolist()):
+            w = hits[:, j] / self.sizes[live_p]
+            cand = np.flatnonzero(w > 0)
+            # each (target, pathway) pair is one path; best pathways first, then pathway, target order
+            pairs = []
+            for k in cand[np.lexsort((cand, -w[cand]))]:
+                p = live_p[k]
+                row = self.members.indices[self.members.indptr[p]:self.members.indptr[p + 1]]
+                for tg in np.intersect1d(row, t_idx).tolist():
+                    pairs.append((p, tg, float(w[k])))
+                if len(pairs) >= paths_per_disease:
+                    break
+            d_genes = set(assoc_csc.indices[assoc_csc.indptr[d]:assoc_csc.indptr[d + 1]].tolist())
+            paths = []
+            for p, tg, wt in pairs[:paths_per_disease]:
+                row = self.members.indices[self.members.indptr[p]:self.members.indptr[p + 1]]
+                names = sorted({self.gene_names[g] or self.gene_ids[g] for g in row.tolist() if g in d_genes})
+                paths.append({"target": self.gene_ids[tg], "symbol": self.gene_names[tg], "pathway": self.pathway_ids[p],
+                              "pathway_name": self.pathway_names[p], "size": int(self.sizes[p]),
+                              "disease_genes": names[:3], "weight": wt})
+            out.append({"disease": self.disease_ids[d], "disease_name": self.disease_names[d], "raw": float(raw[d]),
+                        "paths": paths})
+        return out
 
     def _disease_state(self, disease_genes: list[str], min_size: int, max_size: int):
         pos = self.gene_position
@@ -135,8 +195,8 @@ class IndexHolder:
                 return self.index
             fp = queries.pathway_fingerprint(drv, database)
             if self.index is None or self.index.fingerprint != fp:
-                pathways, genes = queries.pathway_membership(drv, database)
-                self.index = PathwayIndex.from_rows(fp, pathways, genes)
+                pathways, genes, associations = queries.pathway_membership(drv, database)
+                self.index = PathwayIndex.from_rows(fp, pathways, genes, associations)
             self.checked_at = now
             return self.index
 

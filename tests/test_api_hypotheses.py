@@ -209,6 +209,7 @@ def test_pathway_index_matches_the_cypher_reference(warehouse):
     """The in-memory pathway index gives the same genes, scores and best pathway weights as the Cypher query."""
     from targetkg.service import queries
     from targetkg.service.pathway_index import IndexHolder
+
     from targetkg.settings import get_settings
 
     db = get_settings().neo4j_database
@@ -230,13 +231,14 @@ def test_pathway_index_matches_the_cypher_reference(warehouse):
 
 def test_pathway_index_is_rebuilt_when_the_graph_changes(warehouse):
     from targetkg.service.pathway_index import IndexHolder
+
     from targetkg.settings import get_settings
 
     db = get_settings().neo4j_database
     holder = IndexHolder(check_s=0.0)
     before = holder.get(warehouse, db)
     assert holder.get(warehouse, db) is before  # unchanged graph: same index object
-    recs, _, _ = warehouse.execute_query(
+    warehouse.execute_query(
         "MATCH (g:Gene), (p:Pathway) WHERE NOT (g)-[:PARTICIPATES_IN]->(p) WITH g, p LIMIT 1 "
         "CREATE (g)-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->(p) RETURN g.id AS g, p.id AS p")
     try:
@@ -254,3 +256,21 @@ def test_targets_body_conforms_to_its_response_model(api):
     parsed = TargetsResponse.model_validate(body)
     assert parsed.model_dump(mode="json") == body
     assert {p.kind for t in parsed.targets for p in t.paths} >= {"association", "drug", "pathway"}
+
+
+def test_drug_pathway_index_matches_the_cypher_reference(warehouse):
+    """Drug -> target -> pathway -> disease scores from the index equal the reference Cypher query's."""
+    from targetkg.service import queries
+
+    from targetkg.settings import get_settings
+
+    db = get_settings().neo4j_database
+    reference = {r["disease"]: r for r in queries.drug_components(warehouse, db, DRUG, use_index=False)["pathway"]}
+    mine = {r["disease"]: r for r in queries.drug_components(warehouse, db, DRUG)["pathway"]}
+    assert len(reference) > 20 and set(mine) == set(reference)
+    for disease, ref in reference.items():
+        assert mine[disease]["raw"] == pytest.approx(ref["raw"], rel=1e-9)
+        assert mine[disease]["known"] == ref["known"]
+        assert [p["weight"] for p in mine[disease]["paths"]] == pytest.approx([p["weight"] for p in ref["paths"]])
+        for path in mine[disease]["paths"]:
+            assert len(path["disease_genes"]) == min(3, round(path["weight"] * path["size"]))
