@@ -26,8 +26,20 @@ _LAZY = {
 }
 
 __all__ = [
-    "learn", "ecv", "simulate", "subnetworks", "load_matrix", "load_metadata", "map_variables",
-    "LoadedMatrix", "MatrixFormatError", "Network", "EcvResult", "KnockdownResult", "Subnetwork", "read_gmt",
+    "EcvResult",
+    "KnockdownResult",
+    "LoadedMatrix",
+    "MatrixFormatError",
+    "Network",
+    "Subnetwork",
+    "ecv",
+    "learn",
+    "load_matrix",
+    "load_metadata",
+    "map_variables",
+    "read_gmt",
+    "simulate",
+    "subnetworks",
 ]
 
 

@@ -21,10 +21,10 @@ from .ecv import compute_ecv
 from .fit import fit_dag
 from .intervention import resolve_level, simulate_knockdown
 from .learn import interventions_mask, learn_structure
-from .results import EcvResult, KnockdownResult, Network, Subnetwork
+from .results import EcvResult, KnockdownResult, Network
 from .subnet import common_subnetwork, delta_subnetwork, sample_subnetworks
 
-SCORES = ("bge", "bic", "spline")
+SCORES = ("bge", "bic", "spline", "bdeu")
 SCREENINGS = ("correlation", "mi", "trees", "none")
 CONFIDENCES = ("none", "bootstrap", "mcmc", "nnsr")
 
@@ -76,14 +76,18 @@ def learn(
     symbol_to_curie: dict | None = None,
     seed: int = 0,
     load: dict | None = None,
+    conditions=None,
+    prune_alpha: float | None = None,
 ) -> Network:
     """Learn a Bayesian network (samples x variables data).
 
-    score: "bge" | "bic" | "spline";  screening: "correlation" | "mi" | "trees" | "none";
+    score: "bge" | "bic" | "spline" | "bdeu";  screening: "correlation" | "mi" | "trees" | "none";
     confidence: "none" | "bootstrap" | "mcmc" | "nnsr";  executor: "local" | "process" |
     "dask" | "ray" (or a dask Client);  prior_edges: [(source, target), ...] variable names,
     soft prior bonus ``prior_weight`` nats each;  interventions: per-sample lists of intervened
-    variables or an (n x p) boolean mask.
+    variables or an (n x p) boolean mask (Cooper & Yoo interventional score);  conditions:
+    per-sample condition labels -> per-condition intercepts (``learn_structure(groups=...)``);
+    prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3).
     """
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, not {score!r}")
@@ -99,6 +103,7 @@ def learn(
         prior_edges=prior_edges, prior_weight=prior_weight, edge_penalty=edge_penalty, inter=inter,
         confidence=confidence, n_bootstrap=n_bootstrap, mcmc=mcmc, nnsr=nnsr, executor=executor,
         n_workers=n_workers, address=address, spline_M=spline_M, seed=seed,
+        groups=None if conditions is None else np.asarray(conditions), prune_alpha=prune_alpha,
     )
     net.meta["input_report"] = report
     net.variable_info = map_variables(names, vocabulary=vocabulary, symbol_to_curie=symbol_to_curie)

@@ -163,7 +163,7 @@ def learn_cmd(
     drop: list[str] = typer.Option([], help="Non-numeric matrix column(s) to ignore (repeatable), e.g. condition."),
     run_id: str | None = typer.Option(None, help="Run folder name (default: <matrix stem>-<UTC time>)."),
     cohort: str | None = typer.Option(None, help="Cohort name for the overlays (default: the matrix stem)."),
-    score: str = typer.Option("bge", help="bge | bic | spline"),
+    score: str = typer.Option("bge", help="bge | bic | spline | bdeu"),
     screening: str = typer.Option("correlation", help="correlation | mi | trees | none"),
     confidence: str = typer.Option("bootstrap", help="none | bootstrap | mcmc | nnsr"),
     n_bootstrap: int = typer.Option(20),

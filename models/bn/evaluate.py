@@ -43,7 +43,7 @@ def score_edges(scores: np.ndarray, variables: list, gold: pd.DataFrame) -> dict
     idx = {v: a for a, v in enumerate(variables)}
     s = np.array([scores[idx[a], idx[b]] for a, b in zip(gold["source"], gold["target"])])
     y = gold["edge"].to_numpy().astype(bool)
-    return {"auroc": auroc(y, s), "aupr": aupr(y, s), "n_true": int(y.sum()), "n_pairs": int(len(y))}
+    return {"auroc": auroc(y, s), "aupr": aupr(y, s), "n_true": int(y.sum()), "n_pairs": len(y)}
 
 
 def shd(pred: set, true: set, reversal_cost: int = 1) -> int:

@@ -123,7 +123,7 @@ def fit_dag(
 
     ``cache`` (dict) lets repeated calls over many DAG samples reuse family fits.
     """
-    if kind in ("bic", "bge", "gaussian"):
+    if kind in ("bic", "bge", "bdeu", "gaussian"):
         kind = "linear"
     if kind not in ("linear", "spline"):
         raise ValueError(f"unknown model kind {kind!r} (linear | spline)")

@@ -121,7 +121,7 @@ def simulate_knockdown(
     variables = list(variables) if variables is not None else [f"X{i}" for i in range(p)]
     if method not in ("sample", "closed_form"):
         raise ValueError("method must be 'sample' or 'closed_form'")
-    if method == "closed_form" and kind not in ("linear", "bic", "bge", "gaussian"):
+    if method == "closed_form" and kind not in ("linear", "bic", "bge", "bdeu", "gaussian"):
         raise ValueError("the closed form exists only for the linear-Gaussian model")
     std = standardise(X)
     _, mean, sd = std

@@ -31,8 +31,7 @@ from .mcmc import structure_mcmc
 from .results import Network
 from .scores import Scorer
 from .screening import Candidates, screen
-from .search import StructurePrior, has_path, hill_climb
-
+from .search import StructurePrior, has_path, hill_climb, significance_prune
 
 # --------------------------------------------------------------------------------------
 # executors
@@ -132,7 +131,12 @@ def _hc_task(X, inter, rows, cols, cfg, seed):
     scorer = Scorer(Z, kind=cfg["score"], inter=ints, spline_M=cfg["spline_M"])
     pr = StructurePrior(cfg["edge_penalty"], {e: cfg["prior_weight"] for e in (prior_edges or [])})
     res = hill_climb(scorer, cands, max_parents=cfg["max_parents"], prior=pr, seed=seed, restarts=cfg.get("restarts", 0))
-    return [(int(cols_arr[i]), int(cols_arr[j])) for j, pa in enumerate(res.parents) for i in pa]
+    parents = res.parents
+    if cfg.get("prune_alpha") is not None:  # every replicate is pruned like the point estimate
+        parents, _ = significance_prune(Z, parents, inter=ints, alpha=cfg["prune_alpha"],
+                                        kind="spline" if cfg["score"] in ("spline", "bdeu") else "linear",
+                                        spline_M=cfg["spline_M"])
+    return [(int(cols_arr[i]), int(cols_arr[j])) for j, pa in enumerate(parents) for i in pa]
 
 
 # --------------------------------------------------------------------------------------
@@ -150,6 +154,29 @@ def acyclic_from_ranked(p: int, ranked_edges: list) -> list:
         parents[j].add(i)
         children[i].add(j)
     return parents
+
+
+def consensus_dag(edge_scores: np.ndarray, threshold: float = 0.5) -> list[set]:
+    """Model-averaged DAG: directed edges with confidence >= ``threshold`` (default 0.5, the
+    majority / median-probability rule), added in decreasing confidence, skipping any that would
+    close a cycle -> parent sets."""
+    S = np.asarray(edge_scores, dtype=float)
+    p = S.shape[0]
+    ranked = sorted(((i, j) for i in range(p) for j in range(p) if i != j and S[i, j] >= threshold),
+                    key=lambda e: -S[e])
+    return acyclic_from_ranked(p, ranked)
+
+
+def center_groups(X: np.ndarray, groups) -> np.ndarray:
+    """Subtract every group's (condition's) column means: per-condition intercepts."""
+    X = np.asarray(X, dtype=np.float64).copy()
+    g = np.asarray(groups)
+    if g.shape[0] != X.shape[0]:
+        raise ValueError(f"{g.shape[0]} group labels for {X.shape[0]} samples")
+    for lab in np.unique(g):
+        m = g == lab
+        X[m] -= X[m].mean(axis=0)
+    return X
 
 
 def interventions_mask(interventions, samples: list, variables: list) -> np.ndarray | None:
@@ -188,7 +215,7 @@ def edge_weights(model, parents) -> dict:
 
 
 def _to_frame(X, variables, parents, posterior: dict, kind, inter, spline_M):
-    model = fit_dag(X, parents, kind="linear" if kind in ("bic", "bge") else "spline", inter=inter, spline_M=spline_M)
+    model = fit_dag(X, parents, kind="linear" if kind in ("bic", "bge", "bdeu") else "spline", inter=inter, spline_M=spline_M)
     w = edge_weights(model, parents)
     rows = [
         {"source": variables[i], "target": variables[j], "weight": w.get((i, j), np.nan),
@@ -220,14 +247,33 @@ def learn_structure(
     restarts: int = 0,
     seed: int = 0,
     tie_break: str = "screening",
+    groups=None,
+    prune_alpha: float | None = None,
 ) -> Network:
+    """Learn a DAG (and optionally edge confidences) from samples x variables data X.
+
+    ``inter`` (n x p bool): sample s intervened on variable j -> s is left out of j's family score
+    and fit (Cooper & Yoo 1999; see :mod:`.scores`).  ``groups`` (n labels, e.g. experimental
+    conditions): every variable is centred within each group before scoring, i.e. each condition
+    gets its own intercept in every node's mechanism (the conditions are context variables that
+    may shift any node -- the conservative reading when interventions are imperfect or have
+    off-target effects) and only within-condition co-variation informs the structure; without it
+    pooled heterogeneous conditions make almost every pair dependent.  ``prune_alpha``: after the
+    search the point-estimate DAG is pruned by :func:`.search.significance_prune` (additive spline
+    F-tests for ``score="spline"``/``"bdeu"``, linear otherwise), and so is every bootstrap
+    replicate (``confidence="bootstrap"``); ``None`` = no pruning.  A model-averaged DAG from the
+    bootstrap frequencies: :func:`consensus_dag`.
+    """
     t0 = time.perf_counter()
     X = np.asarray(X, dtype=np.float64)
     n, p = X.shape
+    if groups is not None:
+        X = center_groups(X, groups)
     idx = {v: a for a, v in enumerate(variables)}
     pe = [(idx[a], idx[b]) for a, b in (prior_edges or []) if a in idx and b in idx]
     cfg = dict(score=score, screening=screening, k=k, max_parents=max_parents, prior_edges=pe,
-               prior_weight=prior_weight, edge_penalty=edge_penalty, spline_M=spline_M, restarts=restarts)
+               prior_weight=prior_weight, edge_penalty=edge_penalty, spline_M=spline_M, restarts=restarts,
+               prune_alpha=prune_alpha)
     meta = {"score": score, "screening": screening, "k": k, "max_parents": max_parents, "confidence": confidence,
             "n_samples": n, "n_variables": p, "prior_edges": len(pe), "seed": seed}
     Z, _, _ = standardise(X)
@@ -316,6 +362,13 @@ def learn_structure(
             meta["mcmc"] = mc.diagnostics
         elif confidence != "none":
             raise ValueError(f"unknown confidence method {confidence!r} (none | bootstrap | mcmc | nnsr)")
+    if prune_alpha is not None:
+        before = sum(len(pa) for pa in parents)
+        parents, pv = significance_prune(X, parents, inter=inter, alpha=prune_alpha,
+                                         kind="spline" if score in ("spline", "bdeu") else "linear", spline_M=spline_M)
+        meta["prune"] = {"alpha": prune_alpha, "edges_before": before, "edges_after": sum(len(pa) for pa in parents)}
+    if groups is not None:
+        meta["groups"] = len(np.unique(np.asarray(groups)))
     # ranking of all ordered pairs: confidence, ties broken by the screening strength
     S = np.zeros((p, p))
     if posterior:
@@ -330,6 +383,77 @@ def learn_structure(
         S = S + 1e-3 * W / (W.max() or 1.0)
     edges, model = _to_frame(X, variables, parents, posterior if posterior else {}, score, inter, spline_M)
     meta["seconds"] = time.perf_counter() - t0
-    meta["n_edges"] = int(len(edges))
+    meta["n_edges"] = len(edges)
     return Network(variables=list(variables), edges=edges, parents=[set(s) for s in parents], score=score, meta=meta,
                    edge_scores=S, samples=samples)
+
+
+# --------------------------------------------------------------------------------------
+# edge ranking: Bayesian-network confidence combined with tree-ensemble importance
+# --------------------------------------------------------------------------------------
+
+
+def rank_average(*scores: np.ndarray, weights=None) -> np.ndarray:
+    """Weighted mean of the normalised ranks (in (0, 1], over the off-diagonal pairs, ties averaged)
+    of several p x p edge-score matrices; the diagonal is 0.  Rank averaging ("Borda count",
+    the wisdom-of-crowds aggregation of Marbach et al. 2012, Nat. Methods) makes scores on
+    different scales (bootstrap frequencies, variance reductions) commensurable."""
+    from scipy.stats import rankdata
+
+    if not scores:
+        raise ValueError("no score matrices given")
+    p = scores[0].shape[0]
+    off = ~np.eye(p, dtype=bool)
+    w = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
+    out = np.zeros((p, p))
+    for a, S in enumerate(scores):
+        if S.shape != (p, p):
+            raise ValueError(f"score matrix {a} has shape {S.shape}, expected {(p, p)}")
+        R = np.zeros((p, p))
+        R[off] = rankdata(np.asarray(S, dtype=float)[off]) / off.sum()
+        out += w[a] * R
+    return out / w.sum()
+
+
+def learn_ranked(
+    X: np.ndarray,
+    variables: list,
+    X_trees: np.ndarray | None = None,
+    n_bootstrap: int = 30,
+    n_trees: int = 500,
+    tree_method: str = "randomforest",
+    max_features="sqrt",
+    seed: int = 0,
+    **bn_kwargs,
+) -> Network:
+    """Rank all ordered pairs by BN bootstrap confidence + tree-ensemble importance (rank average).
+
+    1. :func:`learn_structure` with ``confidence="bootstrap"`` (``n_bootstrap`` resamples; the
+       other settings via ``bn_kwargs``, default BGe with correlation screening k = 10) gives the
+       directed edge frequency f[i, j] (ties among never-selected pairs broken by the screening
+       strength);
+    2. :func:`.screening.tree_importance` on ``X_trees`` (default X) gives the GENIE3 importance
+       w[i, j] (defaults = GENIE3's: random forest, K = sqrt(p), unnormalised variance reduction);
+    3. ``edge_scores = rank_average(f, w)`` (equal weights).
+
+    The BN confidence is sparse (most pairs never selected), the tree importance is dense but
+    cannot separate direct from indirect regulators; their ranks are complementary.  The returned
+    Network keeps the BN point estimate (``parents``, ``edges``), ``edge_scores`` is the combined
+    ranking, and ``meta["components"]`` holds both input matrices.
+    """
+    from .screening import tree_importance
+
+    o = dict(score="bge", screening="correlation", k=10)
+    o.update(bn_kwargs)
+    t0 = time.perf_counter()
+    net = learn_structure(X, variables, confidence="bootstrap", n_bootstrap=n_bootstrap, seed=seed, **o)
+    t1 = time.perf_counter()
+    W = tree_importance(X if X_trees is None else X_trees, n_estimators=n_trees, max_features=max_features, seed=seed,
+                        method=tree_method, normalize=False)
+    t2 = time.perf_counter()
+    net.score_components = {"bn_bootstrap": net.edge_scores, "tree_importance": W}
+    net.meta["ranking"] = {"method": "rank_average(bn_bootstrap, tree_importance)", "tree_method": tree_method,
+                           "n_trees": n_trees, "max_features": max_features, "n_bootstrap": n_bootstrap,
+                           "seconds_bn": t1 - t0, "seconds_trees": t2 - t1}
+    net.edge_scores = rank_average(net.edge_scores, W)
+    return net

@@ -372,7 +372,7 @@ def structure_mcmc(
         "thin": int(thin),
         "burn_in_fraction": burn_in,
         "acceptance_rate": [round(a, 4) for a in acc],
-        "n_edge_indicators_varying": int(len(varying)),
+        "n_edge_indicators_varying": len(varying),
         "rhat_max": float(np.nanmax(rhat)) if len(rhat) and np.any(~np.isnan(rhat)) else float("nan"),
         "rhat_median": float(np.median(finite)) if len(finite) else float("nan"),
         "frac_rhat_gt_1_1": float(np.mean(~(rhat <= 1.1))) if len(rhat) else 0.0,

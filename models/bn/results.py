@@ -31,6 +31,7 @@ class Network:
     edge_scores: np.ndarray | None = None  # p x p ranking score of i -> j (all pairs)
     samples: list | None = None  # DAG samples (MCMC / bootstrap) for simulation
     variable_info: pd.DataFrame | None = None  # variable -> curie, kind (gene | clinical)
+    score_components: dict | None = None  # name -> p x p matrix combined into edge_scores (learn_ranked)
 
     def to_frame(self) -> pd.DataFrame:
         return self.edges.copy()

@@ -93,20 +93,33 @@ def mutual_information(X: np.ndarray, bins: int | None = None) -> np.ndarray:
     return M
 
 
-def tree_importance(X: np.ndarray, n_estimators: int = 300, max_features="sqrt", seed: int = 0) -> np.ndarray:
-    """GENIE3-style importance w[i, j] of x_i for predicting x_j (ExtraTrees, scikit-learn)."""
-    from sklearn.ensemble import ExtraTreesRegressor
+def tree_importance(X: np.ndarray, n_estimators: int = 300, max_features="sqrt", seed: int = 0,
+                    method: str = "extratrees", normalize: bool = True) -> np.ndarray:
+    """GENIE3-style importance w[i, j] of x_i for predicting x_j (scikit-learn tree ensembles).
 
+    Every variable is standardised (as in GENIE3); x_j is regressed on all other variables by
+    ``method`` = "extratrees" (Geurts et al. 2006) or "randomforest" (GENIE3's default, Huynh-Thu
+    et al. 2010), ``max_features`` candidate splits per node (GENIE3: K = sqrt(p)).
+    ``normalize=False`` returns GENIE3's importance (the total variance reduction of every tree,
+    averaged over the trees, *not* rescaled to sum 1 per target); ``True`` returns scikit-learn's
+    ``feature_importances_`` (sum 1 per target).
+    """
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    cls = {"extratrees": ExtraTreesRegressor, "randomforest": RandomForestRegressor}.get(method)
+    if cls is None:
+        raise ValueError(f"unknown tree method {method!r} (extratrees | randomforest)")
     Z = _standardise(X)
     n, p = Z.shape
     W = np.zeros((p, p))
     for j in range(p):
         idx = np.r_[0:j, j + 1 : p]
-        et = ExtraTreesRegressor(
-            n_estimators=n_estimators, max_features=max_features, random_state=seed + j, n_jobs=1
-        )
+        et = cls(n_estimators=n_estimators, max_features=max_features, random_state=seed + j, n_jobs=1)
         et.fit(Z[:, idx], Z[:, j])
-        W[idx, j] = et.feature_importances_
+        if normalize:
+            W[idx, j] = et.feature_importances_
+        else:
+            W[idx, j] = np.mean([t.tree_.compute_feature_importances(normalize=False) for t in et.estimators_], axis=0)
     return W
 
 

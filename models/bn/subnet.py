@@ -17,8 +17,6 @@ Enrichment: one-sided hypergeometric test of the subnetwork's nodes against each
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from scipy.stats import hypergeom
