@@ -140,6 +140,29 @@ def record_source(drv, database: str, report: SourceReport, release: str) -> Non
     )
 
 
+def record_literature_source(drv, database: str, infores: str, version: str, file: Path, release: str) -> dict:
+    """The literature's (:Source): one node for all abstract files loaded into it (each file once,
+    with its checksum), the model version, and counts read back from the graph."""
+    rec = drv.execute_query(
+        """
+        MERGE (s:Source {id: $infores})
+        ON CREATE SET s.category = ['biolink:InformationResource'], s.files = [], s.sha256 = []
+        WITH s, [i IN range(0, size(coalesce(s.files, [])) - 1) WHERE s.files[i] <> $file] AS keep
+        SET s.name = 'literature', s.version = $version,
+            s.files = [i IN keep | s.files[i]] + [$file], s.sha256 = [i IN keep | s.sha256[i]] + [$sha256],
+            s.loaded_at = datetime(), s.release = $release, s.rejected = 0
+        WITH s
+        CALL (s) { MATCH ()-[r]->() WHERE r.primary_knowledge_source = s.id RETURN count(r) AS edges }
+        CALL () { MATCH (p:Publication) RETURN count(p) AS publications }
+        SET s.edges = edges, s.nodes = publications
+        RETURN s.files AS files, s.edges AS edges, s.nodes AS nodes
+        """,
+        {"infores": infores, "version": version, "file": file.name, "sha256": sha256_file(file), "release": release},
+        database_=database,
+    ).records[0]
+    return dict(rec)
+
+
 def ingest(name: str, from_dir: Path | None = None, release: str | None = None,
            skip_bad_lines: bool = False, reject_file: Path | None = None, batch_size: int = 10_000,
            workers: int = 1, progress: bool = True, settings: Settings | None = None) -> SourceReport:

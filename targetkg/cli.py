@@ -234,19 +234,22 @@ def ingest_cmd(
 def _ingest_literature(path: Path, release: str | None) -> None:
     from targetkg.graph.connection import driver
     from targetkg.graph.writer import GraphWriter
-    from targetkg.ingest.pipeline import default_release
+    from targetkg.ingest.pipeline import default_release, record_literature_source
     from targetkg.nlp.adapter import write_evidence
     from targetkg.nlp.api import literature_adapter
 
     s = get_settings()
     adapter = literature_adapter(path)
-    writer = GraphWriter(driver(s), s.neo4j_database, release=release or s.release or default_release(),
-                         progress=sys.stderr.isatty())
+    release = release or s.release or default_release()
+    writer = GraphWriter(driver(s), s.neo4j_database, release=release, progress=sys.stderr.isatty())
     writer.ensure_schema()
-    stats = writer.write(adapter.records(), adapter.provenance(), desc="literature")
+    prov = adapter.provenance()
+    stats = writer.write(adapter.records(), prov, desc="literature")
     n_evidence = write_evidence(driver(s), adapter.evidence(), s.neo4j_database)
+    source = record_literature_source(driver(s), s.neo4j_database, prov.infores, adapter.model_version, path, release)
     console.print(f"literature {adapter.model_version}: {stats.nodes:,} node rows, {stats.edges:,} edges, "
-                  f"{n_evidence:,} evidence sentences from {path}")
+                  f"{n_evidence:,} evidence sentences from {path} (source {prov.infores}: {len(source['files'])} "
+                  f"file(s), {source['edges']:,} edges)")
 
 
 @app.command("build")

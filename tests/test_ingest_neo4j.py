@@ -234,3 +234,18 @@ def test_bulk_csvs_ask_for_multiline_parsing_only_when_a_value_has_a_line_break(
     broken = aggregate("a name\nover two lines")
     broken.write_csvs(tmp_path / "broken")
     assert broken.multiline_fields is True
+
+
+def test_literature_source_lists_each_abstract_file_once(empty_db, settings):
+    """`ingest literature` records one (:Source) for all abstract files; re-loading a file keeps one entry."""
+    from targetkg.ingest.pipeline import record_literature_source
+
+    db = settings.neo4j_database
+    a, b = shared_data() / "biored" / "Dev.PubTator", shared_data() / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt"
+    empty_db.execute_query("CREATE (:Publication {id: 'PMID:1'}), (:Publication {id: 'PMID:2'})", database_=db)
+    record_literature_source(empty_db, db, "infores:targetkg-literature", "ner-1+rel-1", a, "qa")
+    record_literature_source(empty_db, db, "infores:targetkg-literature", "ner-1+rel-1", b, "qa")
+    src = record_literature_source(empty_db, db, "infores:targetkg-literature", "ner-1+rel-2", a, "qa")
+    assert src["files"] == [b.name, a.name] and src["nodes"] == 2 and src["edges"] == 0
+    rec = q(empty_db, "MATCH (s:Source {id: 'infores:targetkg-literature'}) RETURN s")[0]["s"]
+    assert len(rec["sha256"]) == 2 and rec["version"] == "ner-1+rel-2" and rec["release"] == "qa"
