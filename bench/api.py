@@ -14,7 +14,8 @@ managed dev Neo4j, or NEO4J_URI) and drives it with 1, 8 and 32 concurrent httpx
             reference Cypher query, which the index replaced), 1 client: what it cost before
   cached    /targets with the result cache on, 8 clients (what a notebook sees on a repeated call)
 
-Options: --requests N (per concurrency level and endpoint, default 48), --levels 1,8,32.
+Options: --requests N (per concurrency level and endpoint, default 48), --levels 1,8,32,
+--workers N (API worker processes, as `targetkg serve --workers N`; default 1).
 Last line: one JSON object with targets_p50_ms, targets_p99_ms, targets_rps_32, search_p99_ms,
 overhead_vs_driver (API p50 / driver p50 at 1 client) and the rest of the figures; p50 figures
 without a suffix are at 1 client, targets_p99_ms is at the highest level (32 clients).
@@ -72,6 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=48)
     ap.add_argument("--levels", default="1,8,32")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (targetkg serve --workers)")
     args = ap.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
 
@@ -98,7 +100,7 @@ def main() -> None:
             port = sock.getsockname()[1]
         env = {**os.environ, "TARGETKG_API_CACHE_S": cache_s}
         proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "targetkg.service.app:app", "--host", "127.0.0.1",
-                                 "--port", str(port), "--log-level", "warning"], env=env)
+                                 "--port", str(port), "--log-level", "warning", "--workers", str(args.workers)], env=env)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
                               limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
         deadline = time.monotonic() + 60
@@ -181,6 +183,7 @@ def main() -> None:
         "errors": sum(r["errors"] for v in results.values() for r in v),
         "diseases": len(diseases),
         "levels": levels,
+        "workers": args.workers,
         "cpus": os.cpu_count(),
         "load_average_at_start": round(os.getloadavg()[0], 2),
     }
