@@ -134,10 +134,11 @@ def main() -> None:
     csv_s = time.monotonic() - t0
     bulk_edges = sum(len(v) for v in agg.edges.values())
     rss_bulk = peak_rss_mb()
+    multiline = agg.multiline_fields
     del agg
     close_all()
     server.stop()
-    import_s = neo4j_admin_import(server, "neo4j", node_files, rel_files, agg.multiline_fields)
+    import_s = neo4j_admin_import(server, "neo4j", node_files, rel_files, multiline)
     t0 = time.monotonic()
     server.start(echo=lambda *a: None)
     restart_s = time.monotonic() - t0
