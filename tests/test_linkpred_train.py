@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from targetkg.models.linkpred import api
 
 REL = ["DIRECTLY_PHYSICALLY_INTERACTS_WITH", "GENE_ASSOCIATED_WITH_CONDITION", "SIMILAR_TO", "MEMBER_OF", "TREATS"]
@@ -41,25 +40,37 @@ def test_gcn_beats_degree_on_new_drugs(gcn_run, settings):
     assert m["gcn"]["auroc_degree_matched"] > m["degree"]["auroc_degree_matched"] + 0.05
     assert m["pathcount"]["auroc_degree_matched"] > m["degree"]["auroc_degree_matched"]
     assert run["release"] and run["code_version"] and run["params"]["dim"] == 32
+    # convergence bookkeeping: early stopping on the validation edges, time and epochs to the best epoch
+    g = m["gcn"]
+    assert g["converge_epochs"] in run["training"]["validation_epochs"] and g["epochs_run"] <= 15
+    assert 0 < g["epoch_s"] and 0 < g["converge_s"] <= run["timings"]["gcn_train_s"] + 1e-6
+    assert set(run["validation_metrics"]["TREATS"]) == {"gcn", "degree", "pathcount"}
     plots = api.runs_dir(settings) / gcn_run / "plots"
     for kind in ("roc", "pr", "enrichment"):
         assert (plots / f"{kind}_gcn_TREATS.png").stat().st_size > 1000
 
 
 def test_kge_by_name_pykeen(warehouse, settings):
-    rid = api.train(model="distmult", relations=["TREATS"], epochs=1, seed=1, export_relations=REL,
-                    split_mode="random", params={"embedding_dim": 16}, settings=settings, baselines=False)
+    rid = api.train(model="distmult", relations=["TREATS"], epochs=2, seed=1, export_relations=REL,
+                    split_mode="random", params={"embedding_dim": 16, "es_frequency": 1, "es_patience": 2},
+                    settings=settings, baselines=False)
     run = _run(settings, rid)
     m = run["metrics"]["TREATS"]["distmult"]
     assert 0 <= m["pykeen"]["mrr"] <= 1 and 0 <= m["mrr"] <= 1  # PyKEEN's own filtered evaluator, and ours
-    assert run["split"]["mode"] == "random" and len(run["losses"]) == 1
+    assert run["split"]["mode"] == "random" and len(run["losses"]) == 2
+    # PyKEEN's early stopper ran on the validation TREATS edges after every epoch
+    tr_info = run["training"]
+    assert len(tr_info["validation_inverse_harmonic_mean_rank"]) == 2
+    assert m["converge_epochs"] == tr_info["best_epoch"] in (1, 2) and m["epochs_run"] == 2
+    assert 0 < m["epoch_s"] <= m["converge_s"] and run["params"]["loss"] == "SoftplusLoss"
+    assert run["validation_metrics"]["TREATS"]["distmult"]["n_test"] == run["split"]["valid"]
     with pytest.raises(ValueError):
         api.train(model="nosuchmodel", relations=["TREATS"], epochs=1, export_relations=REL, settings=settings)
 
 
 def test_write_back_explain_rewrite_delete(gcn_run, warehouse, settings):
     db = settings.neo4j_database
-    q = lambda c, **p: warehouse.execute_query(c, database_=db, **p)[0]  # noqa: E731
+    q = lambda c, **p: warehouse.execute_query(c, database_=db, **p)[0]
     n_treats = q("MATCH ()-[r:TREATS]->() RETURN count(r) AS n")[0]["n"]
     out = api.predict(gcn_run, "TREATS", top_k=5, write=True, settings=settings)
     assert out["written"] == out["n"] and out["n"] >= 5 * 1000

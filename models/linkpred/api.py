@@ -25,13 +25,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from targetkg.graph.export import HETIONET_SOURCE, Triples, export_triples
 from targetkg.models.linkpred.baselines import DegreeScorer, PathCountScorer
-from targetkg.models.linkpred.evaluate import calibrate, candidates, evaluate, probability
+from targetkg.models.linkpred.evaluate import (
+    calibrate,
+    candidates,
+    evaluate,
+    probability,
+)
 from targetkg.models.linkpred.kge import KGE_MODELS, train_kge
 from targetkg.models.linkpred.splits import Split, split
-from targetkg.models.linkpred.writeback import PREDICTED_TYPE, delete_run_edges, write_predictions
+from targetkg.models.linkpred.writeback import (
+    PREDICTED_TYPE,
+    delete_run_edges,
+    write_predictions,
+)
 
 BASELINES = ("degree", "pathcount")
 
@@ -69,9 +77,9 @@ def _load_config(config) -> dict:
 
 
 def fit_scorer(name: str, tr: Triples, sp: Split, epochs: int, seed: int, params: dict, targets: list[str]):
-    import torch
+    from targetkg.models.linkpred.kge import torch_threads
 
-    torch.set_num_threads(int(params.get("threads", 2)))
+    torch_threads(params.get("threads", "auto"))
     key = name.lower()
     t0 = time.time()
     if key == "degree":
@@ -90,6 +98,18 @@ def fit_scorer(name: str, tr: Triples, sp: Split, epochs: int, seed: int, params
     raise ValueError(f"unknown model {name!r}: {sorted(KGE_MODELS) + ['gcn'] + list(BASELINES)}")
 
 
+def validation_metrics(scorer, tr: Triples, sp: Split, relation: str, seed: int = 0) -> dict | None:
+    """The shared evaluation on the *validation* edges of ``relation`` (filtered by the training
+    edges only; the test edges are not looked at): for model selection and early stopping."""
+    rel = tr.relation_id(relation)
+    valid = sp.valid[sp.valid[:, 1] == rel]
+    if len(valid) == 0:
+        return None
+    vs = Split(sp.train, np.zeros((0, 3), dtype=sp.train.dtype), valid, sp.targets, sp.mode, sp.seed)
+    m = evaluate(scorer, tr, vs, relation, seed=seed)
+    return {k: m[k] for k in ("n_test", "mrr", "hits_at_10", "auroc_all", "auroc_degree_matched", "auprc_all")}
+
+
 def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: int = 0, config=None,
           settings=None, export_relations=None, split_mode: str = "head", source: str | None = HETIONET_SOURCE,
           params: dict | None = None, triples: Triples | None = None, baselines: bool = True) -> str:
@@ -98,6 +118,7 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
     ``source``). ``split_mode``: random | head (hold out whole drugs) | tail (whole diseases).
     ``config``: a dict or a YAML/JSON file with any of these keyword arguments (they win)."""
     from targetkg.graph.connection import driver
+
     from targetkg.settings import get_settings
 
     cfg = _load_config(config)
@@ -126,7 +147,7 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
     t_export = time.time() - t_start
     sp = split(tr, relations, mode=split_mode, seed=seed, test_frac=float(params.get("test_frac", 0.2)),
                valid_frac=float(params.get("valid_frac", 0.1)))
-    created = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
     digest = hashlib.sha1(f"{model}{relations}{seed}{created}{time.time_ns()}".encode()).hexdigest()[:8]
     run_id = f"{model.lower()}-s{seed}-{created[:19].replace(':', '').replace('-', '')}-{digest}"
     rdir = runs_dir(settings) / run_id
@@ -136,6 +157,7 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
     metrics: dict = {r: {} for r in relations}
     timings: dict = {"export_s": t_export}
     main_scorer, main_info = None, {}
+    valid_metrics: dict = {r: {} for r in relations}
     for name in names:
         sc, info = fit_scorer(name, tr, sp, epochs, seed, params, relations)
         timings[f"{name}_train_s"] = info.get("train_s")
@@ -143,6 +165,15 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
             t0 = time.time()
             m = evaluate(sc, tr, sp, r, seed=seed, plot_dir=rdir / "plots", model_name=name)
             m["epoch_s"] = info.get("epoch_s")
+            # time / epochs to convergence (early stopping on the validation edges); baselines: fit time
+            m["converge_s"] = info.get("converge_s", info.get("train_s"))
+            m["converge_epochs"] = info.get("converge_epochs", 0)
+            m["epochs_run"] = info.get("epochs_run", 0)
+            # early stopping fired (False: the maximum number of epochs was reached first)
+            m["converged"] = bool(info.get("stopped", name in BASELINES))
+            vm = validation_metrics(sc, tr, sp, r, seed=seed)
+            if vm is not None:
+                valid_metrics[r][name] = vm
             if "pykeen_metrics" in info and name == model.lower():
                 m["pykeen"] = info["pykeen_metrics"]
             metrics[r][name] = m
@@ -159,6 +190,8 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
         "split": sp.describe(), "export": {"source": source, "relations": export_relations, "edges": len(tr),
                                            "entities": tr.num_entities, "checksum": tr.checksum()},
         "metrics": {r: {k: {kk: vv for kk, vv in v.items()} for k, v in metrics[r].items()} for r in relations},
+        "validation_metrics": valid_metrics,
+        "training": {k: v for k, v in main_info.items() if k not in ("params", "losses", "pykeen_metrics")},
         "losses": main_info.get("losses"), "timings": timings, "calibration": calib,
         "release": _release(drv, settings.neo4j_database), "code_version": _code_version(), "created_at": created,
     }
@@ -219,6 +252,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     previous predictions of that type in Neo4j. Explanations (top ``n_paths`` path-count paths
     with contributions) for each subject's first ``explain_top`` predictions (None: all)."""
     from targetkg.graph.connection import driver
+
     from targetkg.settings import get_settings
 
     k = int(top_k)
@@ -241,11 +275,16 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     # explanations: path-count contributions on the run's training graph
     t0 = time.time()
     expl_sc = sc if isinstance(sc, PathCountScorer) else PathCountScorer(tr, sp.train, [relation], seed=run["seed"])
+    # explained pairs grouped by tail: the path-count scorer caches the tail's reachability vectors
+    todo = [i for i, r in enumerate(R.tolist()) if explain_top is None or r <= explain_top]
+    explained = {}
+    for i in sorted(todo, key=lambda i: (int(T[i]), i)):
+        explained[i] = expl_sc.explain(rel, int(H[i]), int(T[i]), top=n_paths)
     rows = []
-    for h, t, s, r, p in zip(H.tolist(), T.tolist(), S.tolist(), R.tolist(), P.tolist()):
+    for i, (h, t, s, r, p) in enumerate(zip(H.tolist(), T.tolist(), S.tolist(), R.tolist(), P.tolist())):
         paths, contribs, ex_json = [], [], "[]"
-        if explain_top is None or r <= explain_top:
-            ex = expl_sc.explain(rel, h, t, top=n_paths)
+        if i in explained:
+            ex = explained[i]
             paths = [_fmt_path(tr, e) for e in ex]
             contribs = [float(e["contribution"]) for e in ex]
             ex_json = json.dumps([{"metapath": e["metapath"], "path": pa, "contribution": c,
@@ -272,6 +311,7 @@ def delete_run(run_id: str, settings=None, files: bool = False) -> None:
     """Remove the run's predicted edges and its ModelRun node (curated edges are never touched);
     ``files=True`` also deletes the run directory."""
     from targetkg.graph.connection import driver
+
     from targetkg.settings import get_settings
 
     settings = settings or get_settings()
@@ -286,6 +326,7 @@ def explanations(run_id: str, subject: str, obj: str, settings=None) -> list[dic
     """The stored explanation of one written prediction (one Cypher query)."""
     from targetkg.graph.connection import driver
     from targetkg.models.linkpred.writeback import EXPLANATION_QUERY
+
     from targetkg.settings import get_settings
 
     settings = settings or get_settings()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-
 from targetkg.graph.export import Triples
 
 
@@ -75,6 +74,11 @@ class _MetaEdge:
             a = np.where(dout > 0, dout ** -w, 0.0)
             b = np.where(din > 0, din ** -w, 0.0)
         self.W = (sp.diags(a) @ A @ sp.diags(b)).tocsr().astype(np.float64)
+
+    def csc(self) -> sp.csc_matrix:
+        if getattr(self, "_csc", None) is None:
+            self._csc = self.W.tocsc()
+        return self._csc
 
     def abbrev(self) -> str:
         arrow = "->" if self.forward else "<-"
@@ -196,6 +200,32 @@ class PathCountScorer(Scorer):
         return out.astype(np.float32)
 
     # -- explanations --
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_back_cache", None)
+        return state
+
+    def _back(self, rel: int, j: int, es: list, tail: int) -> list:
+        """Backward reachability of ``tail`` along metapath ``j`` (one vector per step). Depends on
+        the tail only, so the vectors of the last tail are cached (explain pairs grouped by tail)."""
+        cache = getattr(self, "_back_cache", None)
+        if cache is None or cache[0] != (rel, tail):
+            cache = ((rel, tail), {})
+            self._back_cache = cache
+        if j in cache[1]:
+            return cache[1][j]
+        back = [None] * len(es)
+        # column of the last edge from its CSC copy (a CSR column slice scans the whole matrix)
+        last = es[-1].csc()
+        v = np.zeros(last.shape[0])
+        lo, hi = last.indptr[tail], last.indptr[tail + 1]
+        v[last.indices[lo:hi]] = last.data[lo:hi]
+        back[-1] = v
+        for k in range(len(es) - 2, -1, -1):
+            back[k] = es[k].W @ back[k + 1]
+        cache[1][j] = back
+        return back
+
     def explain(self, rel: int, head: int, tail: int, top: int = 5, per_metapath: int = 20) -> list[dict]:
         """Top supporting paths of (head, tail): nodes (entity indices), relation names and
         directions, and contribution = the metapath's term in the score, shared among its paths in
@@ -207,13 +237,7 @@ class PathCountScorer(Scorer):
             if coef <= 0:
                 continue
             es = [self.edges[i] for i in mp]
-            # backward reachability to the tail
-            back = [None] * len(es)
-            v = es[-1].W[:, [tail]].toarray().ravel()
-            back[-1] = v
-            for k in range(len(es) - 2, -1, -1):
-                v = es[k].W @ back[k + 1]
-                back[k] = v
+            back = self._back(rel, j, es, tail)
             total = back[0][head]
             if total <= 0:
                 continue
@@ -223,8 +247,9 @@ class PathCountScorer(Scorer):
             def walk(node, k, weight, nodes):
                 if len(paths) >= 10 * per_metapath:
                     return
-                row = es[k].W[node]
-                for nxt, wv in zip(row.indices, row.data):
+                W = es[k].W  # row slice through indptr (scipy's W[node] costs ~100x more)
+                lo, hi = W.indptr[node], W.indptr[node + 1]
+                for nxt, wv in zip(W.indices[lo:hi].tolist(), W.data[lo:hi].tolist()):
                     if k == len(es) - 1:
                         if nxt == tail:
                             paths.append((weight * wv, nodes + [int(nxt)]))

@@ -18,7 +18,12 @@ Metrics:
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve, precision_recall_curve
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+    roc_curve,
+)
 
 
 def candidates(tr, rows_all: np.ndarray, rel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +60,7 @@ def evaluate(scorer, tr, split, relation: str, seed: int = 0, max_dense: int = 6
     hpos[heads] = np.arange(len(heads))
     tpos = np.full(tr.num_entities, -1)
     tpos[tails] = np.arange(len(tails))
-    sel = lambda rows: rows[rows[:, 1] == rel]  # noqa: E731
+    sel = lambda rows: rows[rows[:, 1] == rel]
     train_r, valid_r, test_r = sel(split.train), sel(split.valid), sel(split.test)
     shape = (len(heads), len(tails))
     S = score_matrix(scorer, rel, heads, tails)
@@ -81,7 +86,7 @@ def evaluate(scorer, tr, split, relation: str, seed: int = 0, max_dense: int = 6
         ranks.append(1 + np.sum(col[ok] > s) + 0.5 * (np.sum(col[ok] == s) - 1))
     ranks = np.asarray(ranks, dtype=float)
     out = {
-        "relation": relation, "n_test": int(len(test_r)), "n_heads": int(len(heads)), "n_tails": int(len(tails)),
+        "relation": relation, "n_test": len(test_r), "n_heads": len(heads), "n_tails": len(tails),
         "mrr": float(np.mean(1.0 / ranks)) if len(ranks) else float("nan"),
         "hits_at_1": float(np.mean(ranks <= 1)), "hits_at_3": float(np.mean(ranks <= 3)),
         "hits_at_10": float(np.mean(ranks <= 10)),
@@ -154,7 +159,7 @@ def calibrate(scorer, tr, split, relation: str, seed: int = 0, max_neg: int = 20
     w = np.concatenate([np.ones(len(sp_)), np.full(len(sn), n_cand / max(1, len(sn)))])
     lr = LogisticRegression(C=1e4, max_iter=1000)
     lr.fit(x, y, sample_weight=w)
-    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0]), "n_pos": int(len(sp_)), "n_neg": int(len(sn))}
+    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0]), "n_pos": len(sp_), "n_neg": len(sn)}
 
 
 def probability(cal: dict, scores: np.ndarray) -> np.ndarray:
@@ -165,8 +170,9 @@ def _plots(pos, neg, enr, plot_dir, stem):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from pathlib import Path
+
+    import matplotlib.pyplot as plt
 
     d = Path(plot_dir)
     d.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from targetkg.graph.export import Triples
 
 MODES = ("random", "head", "tail")
@@ -33,8 +32,8 @@ class Split:
     held_out_entities: list[int] = field(default_factory=list)
 
     def describe(self) -> dict:
-        return {"mode": self.mode, "seed": self.seed, "targets": self.targets, "train": int(len(self.train)),
-                "valid": int(len(self.valid)), "test": int(len(self.test)),
+        return {"mode": self.mode, "seed": self.seed, "targets": self.targets, "train": len(self.train),
+                "valid": len(self.valid), "test": len(self.test),
                 "held_out_entities": len(self.held_out_entities)}
 
 
