@@ -199,13 +199,15 @@ RETURN g.id AS gene, g.name AS symbol, raw, paths
 ORDER BY raw DESC LIMIT $pathway_limit
 """
 
-# Model predictions (PREDICTED_* edges written by models/), if any exist.
+# Model predictions (PREDICTED_* edges written by models/), if any exist. The calibrated
+# probability comes first: raw model scores are unbounded (an R-GCN logit of 6.9) and would
+# swamp the other components, which are all in [0, 1].
 DISEASE_PREDICTED = """
 MATCH (g:Gene)-[r]-(:Disease {id: $disease})
 WHERE type(r) STARTS WITH 'PREDICTED'
-RETURN g.id AS gene, g.name AS symbol, max(coalesce(r.score, r.probability, 0.5)) AS score,
+RETURN g.id AS gene, g.name AS symbol, max(coalesce(r.probability, r.score, 0.5)) AS score,
        collect(DISTINCT {type: type(r), model: coalesce(r.model, r.primary_knowledge_source), run: r.run_id,
-                         score: coalesce(r.score, r.probability)})[..3] AS predictions
+                         score: coalesce(r.probability, r.score)})[..3] AS predictions
 """
 
 
@@ -263,9 +265,9 @@ CALL (dis) {
 }
 CALL (dis) {
   OPTIONAL MATCH (g:Gene)-[r]-(dis) WHERE type(r) STARTS WITH 'PREDICTED'
-  WITH g, max(coalesce(r.score, r.probability, 0.5)) AS score,
+  WITH g, max(coalesce(r.probability, r.score, 0.5)) AS score,
        collect(DISTINCT {type: type(r), model: coalesce(r.model, r.primary_knowledge_source), run: r.run_id,
-                         score: coalesce(r.score, r.probability)})[..3] AS predictions
+                         score: coalesce(r.probability, r.score)})[..3] AS predictions
   WHERE g IS NOT NULL
   RETURN collect({gene: g.id, symbol: g.name, score: score, predictions: predictions}) AS predicted
 }

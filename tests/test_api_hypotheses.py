@@ -274,3 +274,26 @@ def test_drug_pathway_index_matches_the_cypher_reference(warehouse):
         assert [p["weight"] for p in mine[disease]["paths"]] == pytest.approx([p["weight"] for p in ref["paths"]])
         for path in mine[disease]["paths"]:
             assert len(path["disease_genes"]) == min(3, round(path["weight"] * path["size"]))
+
+
+def test_predicted_component_uses_the_calibrated_probability(api, warehouse):
+    """A raw model score (an unbounded logit) must not swamp the [0, 1] components: the probability is used."""
+    from targetkg.service import app as app_module
+
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
+        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id ORDER BY g.id LIMIT 1", d=DISEASE)
+    gene = recs[0]["id"]
+    warehouse.execute_query(
+        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) "
+        "CREATE (g)-[:PREDICTED_ASSOCIATED_WITH {score: 6.9, probability: 0.3, model: 'test-logit', run_id: 'run-2', "
+        "primary_knowledge_source: 'infores:targetkg', agent_type: 'computational_model', "
+        "knowledge_level: 'prediction', release: 'test'}]->(d)", g=gene, d=DISEASE)
+    app_module._cache.data.clear()
+    try:
+        body = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "predicted"}).json()
+        hit = next(t for t in body["targets"] if t["gene"] == gene)
+        assert hit["components"]["predicted"] == pytest.approx(0.3) and hit["score"] <= 1.0
+    finally:
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-2'}]-() DELETE r")
+        app_module._cache.data.clear()
