@@ -343,11 +343,14 @@ def release_export(out: Path = typer.Option(..., "--out", help="Folder for nodes
 def train_cmd(
     model: str = typer.Option("rgcn", help="rgcn | rotate | transe | distmult | complex | ... (PyKEEN by name) | degree | pathcount"),
     relations: str = typer.Option("TREATS", help="Target relations, comma-separated (held out and evaluated)."),
-    epochs: int = typer.Option(5, help="Training epochs."),
+    epochs: int = typer.Option(5, help="Maximum training epochs (KGE and R-GCN stop early when the validation MRR stops improving)."),
     seed: int = typer.Option(0, help="Random seed (split and model)."),
     split: str = typer.Option("head", help="head: hold out whole drugs; tail: whole diseases; random."),
     config: Optional[Path] = typer.Option(None, help="YAML/JSON file with any train() argument (wins over options)."),
     predict_top_k: int = typer.Option(0, help="Then write the top K predictions per subject of every target relation (0: don't)."),
+    write_model: str = typer.Option("trained", help="With --predict-top-k: 'trained' writes this model's predictions; "
+                                    "'best' writes those of the model or baseline with the best validation MRR "
+                                    "(never chosen on the test edges)."),
 ):
     """Run one link-prediction experiment (export → split → train → evaluate, baselines beside it)."""
     from targetkg.graph.connection import Neo4jUnavailable
@@ -364,9 +367,23 @@ def train_cmd(
     if predict_top_k:
         from targetkg.models.linkpred.api import predict
 
-        for relation in [r.strip() for r in relations.split(",") if r.strip()]:
-            res = predict(run_id, relation=relation, top_k=predict_top_k, write=True, explain_top=3)
-            console.print(f"wrote {relation} predictions of run {run_id}: "
+        targets = [r.strip() for r in relations.split(",") if r.strip()]
+        if write_model not in ("trained", "best"):
+            fail(f"--write-model must be 'trained' or 'best', not {write_model!r}")
+        write_run = run_id
+        if write_model == "best":
+            valid = run.get("validation_metrics", {}).get(targets[0], {}) or {}
+            scored = {name: m["mrr"] for name, m in valid.items() if m and m.get("mrr") == m.get("mrr")}
+            best = max(scored, key=scored.get) if scored else run["model"]
+            console.print(f"validation MRR on {targets[0]}: "
+                          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scored.items(), key=lambda kv: -kv[1]))
+                          + f" -> writing [bold]{best}[/]")
+            if best != run["model"]:  # a baseline won: give it its own run on the same split
+                write_run = train(model=best, relations=relations, epochs=0, seed=seed, split_mode=split,
+                                  baselines=False, config=str(config) if config else None)
+        for relation in targets:
+            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=3)
+            console.print(f"wrote {relation} predictions of run {write_run}: "
                           + ", ".join(f"{k}={v}" for k, v in res.items() if isinstance(v, (int, float, str))))
 
 

@@ -110,3 +110,31 @@ def test_write_back_explain_rewrite_delete(gcn_run, warehouse, settings):
     assert q("MATCH ()-[p:PREDICTED_TREATS {run_id: $r}]->() RETURN count(p) AS n", r=gcn_run)[0]["n"] == 0
     assert q("MATCH (m:ModelRun {id: $r}) RETURN count(m) AS n", r=gcn_run)[0]["n"] == 0
     assert q("MATCH ()-[r:TREATS]->() RETURN count(r) AS n")[0]["n"] == n_treats
+
+
+def test_cli_writes_back_the_best_model_on_the_validation_edges(warehouse, settings, tmp_path):
+    """`targetkg train --write-model best` writes the model or baseline with the best validation MRR."""
+    import re
+    import subprocess
+
+    from conftest import cli_env, targetkg_cmd
+
+    cfg = tmp_path / "lp.json"
+    cfg.write_text(json.dumps({"export_relations": REL}))
+    proc = subprocess.run([*targetkg_cmd(), "train", "--model", "degree", "--epochs", "0", "--predict-top-k", "3",
+                           "--write-model", "best", "--config", str(cfg)], capture_output=True, text=True,
+                          env=cli_env(COLUMNS="250"), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    trained = re.search(r"run (\S+) saved", proc.stdout).group(1)
+    chosen = re.search(r"-> writing (\w+)", proc.stdout).group(1)
+    written = re.search(r"wrote TREATS predictions of run (\S+):", proc.stdout).group(1)
+    valid = _run(settings, trained)["validation_metrics"]["TREATS"]
+    assert chosen == max(valid, key=lambda name: valid[name]["mrr"])
+    try:
+        assert _run(settings, written)["model"] == chosen
+        recs, _, _ = warehouse.execute_query(
+            "MATCH (m:ModelRun {id: $run})-[:PREDICTED_FOR]->(d:Drug)-[p:PREDICTED_TREATS {run_id: $run}]->() "
+            "RETURN count(DISTINCT d) AS drugs, count(p) AS n, max(p.rank) AS max_rank", run=written)
+        assert recs[0]["n"] > 0 and recs[0]["max_rank"] == 3
+    finally:
+        api.delete_run(written, settings=settings)
