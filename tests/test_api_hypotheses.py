@@ -156,20 +156,25 @@ def test_openapi_docs_are_served(api):
         assert path in spec["paths"], path
 
 
+def _predict_novel_gene(warehouse, props: dict) -> str:
+    """Write a PREDICTED_ASSOCIATED_WITH edge (as models/ writes it) from a gene with no curated evidence for DISEASE."""
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
+        "AND NOT (g)<-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]-(:Drug)-[:TREATS]->(:Disease {id: $d}) "
+        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id ORDER BY g.id LIMIT 1", d=DISEASE)
+    gene = recs[0]["id"]
+    warehouse.execute_query(
+        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) CREATE (g)-[r:PREDICTED_ASSOCIATED_WITH]->(d) "
+        "SET r = $props, r.primary_knowledge_source = 'infores:targetkg', r.agent_type = 'computational_model', "
+        "r.knowledge_level = 'prediction', r.release = 'test'", g=gene, d=DISEASE, props=props)
+    return gene
+
+
 def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
     """A PREDICTED_* edge (what models/ writes: score in [0, 1], model, run_id) adds the `predicted` component."""
     from targetkg.service import app as app_module
 
-    recs, _, _ = warehouse.execute_query(
-        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
-        "AND NOT (g)<-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]-(:Drug)-[:TREATS]->(:Disease {id: $d}) "
-        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id LIMIT 1", d=DISEASE)
-    gene = recs[0]["id"]
-    warehouse.execute_query(
-        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) "
-        "CREATE (g)-[:PREDICTED_ASSOCIATED_WITH {score: 0.9, model: 'test-model', run_id: 'run-1', "
-        "primary_knowledge_source: 'infores:targetkg', agent_type: 'computational_model', "
-        "knowledge_level: 'prediction', release: 'test'}]->(d)", g=gene, d=DISEASE)
+    gene = _predict_novel_gene(warehouse, {"score": 0.9, "model": "test-model", "run_id": "run-1"})
     app_module._cache.data.clear()
     try:
         body = api.get(f"/diseases/{DISEASE}/targets", params={"include": "novel", "limit": 1000}).json()
@@ -280,15 +285,7 @@ def test_predicted_component_uses_the_calibrated_probability(api, warehouse):
     """A raw model score (an unbounded logit) must not swamp the [0, 1] components: the probability is used."""
     from targetkg.service import app as app_module
 
-    recs, _, _ = warehouse.execute_query(
-        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
-        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id ORDER BY g.id LIMIT 1", d=DISEASE)
-    gene = recs[0]["id"]
-    warehouse.execute_query(
-        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) "
-        "CREATE (g)-[:PREDICTED_ASSOCIATED_WITH {score: 6.9, probability: 0.3, model: 'test-logit', run_id: 'run-2', "
-        "primary_knowledge_source: 'infores:targetkg', agent_type: 'computational_model', "
-        "knowledge_level: 'prediction', release: 'test'}]->(d)", g=gene, d=DISEASE)
+    gene = _predict_novel_gene(warehouse, {"score": 6.9, "probability": 0.3, "model": "test-logit", "run_id": "run-2"})
     app_module._cache.data.clear()
     try:
         body = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "predicted"}).json()
