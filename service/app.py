@@ -8,11 +8,13 @@ import hmac
 import math
 import threading
 import time
+from collections import OrderedDict
 from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
 from fastapi import FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -286,43 +288,79 @@ def problem(status: int, title: str, detail: str, headers: dict | None = None, *
                         status_code=status, media_type=PROBLEM, headers=headers)
 
 
-_release_lock = threading.Lock()
-_release: tuple[float, str | None] = (0.0, None)
+_state_lock = threading.Lock()
+# (checked at, release, fingerprint): the graph's state, re-read at most once per STATE_CHECK_S
+_state: tuple[float, str | None, tuple | None] = (-1e18, None, None)
+STATE_CHECK_S = 1.0
+
+
+def current_state(drv, database: str) -> tuple[str | None, tuple | None]:
+    """(release, change fingerprint) of the graph, at most STATE_CHECK_S old. Materialised answers
+    are keyed on the fingerprint, so a write (a build, a model's predictions, an overlay) is seen
+    by the next request a second later; when it changes the old answers are dropped at once."""
+    global _state
+    from targetkg.service import queries
+
+    with _state_lock:
+        if time.monotonic() - _state[0] < STATE_CHECK_S:
+            return _state[1], _state[2]
+    rel, fp = queries.graph_state(drv, database)
+    with _state_lock:
+        if fp != _state[2]:
+            _cache.clear()
+        _state = (time.monotonic(), rel, fp)
+    return rel, fp
 
 
 def current_release(drv, database: str) -> str | None:
-    global _release
-    from targetkg.service import queries
+    return current_state(drv, database)[0]
 
-    with _release_lock:
-        if time.monotonic() - _release[0] < 30.0:
-            return _release[1]
-    rel = queries.release(drv, database)
-    with _release_lock:
-        _release = (time.monotonic(), rel)
-    return rel
+
+def _fingerprint() -> tuple | None:
+    """The fingerprint `_ctx()` just refreshed (a key part of every materialised answer)."""
+    return _state[2]
 
 
 class _Cache:
-    """Results per (release, key) for api_cache_s seconds: the warehouse only changes on a rebuild."""
+    """Materialised answers per (request, graph fingerprint), kept at most api_cache_s seconds: the
+    warehouse changes only on a load or a write-back, and a changed fingerprint clears them all.
+    Least recently used answers go first when it is full."""
 
-    def __init__(self, size: int = 256):
-        self.size, self.data, self.lock = size, {}, threading.Lock()
+    def __init__(self, size: int = 512):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
 
     def get(self, key, ttl: float, compute):
         now = time.monotonic()
         with self.lock:
             hit = self.data.get(key)
             if hit and now - hit[0] < ttl:
+                self.data.move_to_end(key)
                 return hit[1]
         value = compute()
-        if value is None:  # "not found" is not cached: the next build may add it
-            return None
+        if value is None or ttl <= 0:  # "not found" is not kept: the next build may add it
+            return value
         with self.lock:
-            if len(self.data) >= self.size:
-                self.data.pop(next(iter(self.data)))
             self.data[key] = (now, value)
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
         return value
+
+    def peek(self, key, ttl: float):
+        """The answer if materialised and fresh, else _MISSING (never computes)."""
+        with self.lock:
+            hit = self.data.get(key)
+            if hit and time.monotonic() - hit[0] < ttl:
+                self.data.move_to_end(key)
+                return hit[1]
+        return _MISSING
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+_MISSING = object()
 
 
 _cache = _Cache()
@@ -374,6 +412,45 @@ def _ctx():
     s = get_settings()
     drv = driver(s)
     return drv, s.neo4j_database, current_release(drv, s.neo4j_database)
+
+
+async def _actx():
+    """`_ctx()` for async endpoints: the graph state is re-read in a worker thread when it is due."""
+    if time.monotonic() - _state[0] < STATE_CHECK_S:
+        from targetkg.graph.connection import driver
+
+        s = get_settings()
+        return driver(s), s.neo4j_database, _state[1]
+    return await run_in_threadpool(_ctx)
+
+
+async def _materialised(key: tuple, compute):
+    """A materialised answer: served from the event loop when present (no thread hop, no GIL
+    convoy of worker threads under load), computed in a worker thread when not."""
+    ttl = _cache_ttl()
+    hit = _cache.peek(key, ttl)
+    if hit is not _MISSING:
+        return hit
+    return await run_in_threadpool(_cache.get, key, ttl, compute)
+
+
+class ReleaseHeader:
+    """Adds X-TargetKG-Release to every response. Plain ASGI: Starlette's @app.middleware("http")
+    wraps each response in an extra task and stream, which cost more than a cached /targets answer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_release(message):
+            if message["type"] == "http.response.start" and _state[1]:
+                message["headers"] = [*message.get("headers", ()), (b"x-targetkg-release", _state[1].encode())]
+            await send(message)
+
+        return await self.app(scope, receive, send_with_release)
 
 
 # ------------------------------------------------------------------------------- app
@@ -429,13 +506,7 @@ def create_app() -> FastAPI:
     def _any_problem(request: Request, exc: Exception):
         return problem(500, "Internal error", f"{exc.__class__.__name__}: {exc}")
 
-    @app.middleware("http")
-    async def _release_header(request: Request, call_next):
-        response = await call_next(request)
-        rel = _release[1]
-        if rel:
-            response.headers["X-TargetKG-Release"] = rel
-        return response
+    app.add_middleware(ReleaseHeader)
 
     # ---- /health
     @app.get("/health", response_model=Health, responses={503: {"model": Problem, "description": "Neo4j unreachable"}})
@@ -458,7 +529,7 @@ def create_app() -> FastAPI:
 
     # ---- /search
     @app.get("/search", response_model=SearchResponse, responses={400: {"model": Problem}})
-    def search(q: str = Query(..., min_length=1, max_length=200, description="name, synonym or id; typo-tolerant"),
+    async def search(q: str = Query(..., min_length=1, max_length=200, description="name, synonym or id; typo-tolerant"),
                label: str | None = Query(None, description="only this node label, e.g. Gene, Disease, Drug, Pathway"),
                limit: int = Query(20, ge=1, le=100)):
         """Full-text search over names, synonyms and ids (`entity_names` index): exact, prefix and fuzzy matches."""
@@ -467,8 +538,9 @@ def create_app() -> FastAPI:
 
         if label is not None and label not in load_schema().public_labels():
             raise ApiProblem(400, "Unknown label", f"label {label!r} is not one of {', '.join(load_schema().public_labels())}")
-        drv, db, rel = _ctx()
-        hits = queries.search(drv, db, q, limit=limit, label=label)
+        drv, db, rel = await _actx()
+        hits = await _materialised(("search", q, label, limit, _fingerprint()),
+                                   lambda: queries.search(drv, db, q, limit=limit, label=label))
         return SearchResponse(release=rel, query=q, hits=hits,
                               browser_url=browser_link(queries.BROWSER_SEARCH.format(q=_lit(queries.lucene_query(q)))))
 
@@ -490,7 +562,7 @@ def create_app() -> FastAPI:
 
     # ---- /diseases/{curie}/targets
     @app.get("/diseases/{curie:path}/targets", response_model=TargetsResponse, responses={404: {"model": Problem}})
-    def disease_targets(curie: str,
+    async def disease_targets(curie: str,
                         min_score: float = Query(0.0, ge=0.0, le=1.0),
                         sources: list[str] | None = Query(None, description="evidence components to use: association, drug, pathway, predicted"),  # noqa: B008
                         include: Literal["all", "known", "novel"] = Query("all", description="known = curated association or a drug that treats it binds the gene"),
@@ -506,15 +578,15 @@ def create_app() -> FastAPI:
             bad = [c for c in comps_sel if c not in ranking.WEIGHTS]
             if bad:
                 raise ApiProblem(400, "Unknown evidence source", f"{bad} not in {list(ranking.WEIGHTS)}")
-        drv, db, rel = _ctx()
+        drv, db, rel = await _actx()
 
         def compute():
             comps = queries.disease_components(drv, db, curie, pathway_min_size, pathway_max_size)
             return None if comps is None else (comps["disease"], ranking.rank_targets(comps["disease"], comps, comps_sel,
                                                                                       paths=False))
 
-        found = _cache.get(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size, rel),
-                           _cache_ttl(), compute)
+        found = await _materialised(("targets", curie, tuple(comps_sel or ()), pathway_min_size, pathway_max_size,
+                                     _fingerprint()), compute)
         if found is None:
             raise ApiProblem(404, "Disease not found", f"no Disease with id {curie!r}; find ids with GET /search?q=...&label=Disease")
         disease, ranked = found
@@ -542,7 +614,7 @@ def create_app() -> FastAPI:
         drug = queries._read(drv, db, queries.DRUG, {"drug": curie})
         if not drug:
             raise ApiProblem(404, "Drug not found", f"no Drug with id {curie!r}; find ids with GET /search?q=...&label=Drug")
-        all_ranked = _cache.get(("drug", curie, pathway_min_size, pathway_max_size, rel), _cache_ttl(),
+        all_ranked = _cache.get(("drug", curie, pathway_min_size, pathway_max_size, _fingerprint()), _cache_ttl(),
                                 lambda: ranking.rank_drug_hypotheses(drug[0], queries.drug_components(
                                     drv, db, curie, pathway_min_size, pathway_max_size)))
         ranked = [h for h in all_ranked
@@ -583,7 +655,7 @@ def create_app() -> FastAPI:
             bres = queries.resolve_genes(drv, db, list(dict.fromkeys(req.background)))
             background = {r["id"] for r in bres if r["id"]}
         else:
-            background = set(_cache.get(("annotated", tuple(req.sources or ()), rel), 3600.0,
+            background = set(_cache.get(("annotated", tuple(req.sources or ()), _fingerprint()), 3600.0,
                                         lambda: queries.annotated_genes(drv, db, req.sources)))
         query_ids = set(resolved.values())
         hit_pw = queries.gene_pathways(drv, db, sorted(query_ids & background), req.sources)

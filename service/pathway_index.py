@@ -58,9 +58,10 @@ class PathwayIndex:
 
     def __post_init__(self) -> None:
         self.gene_position = {g: i for i, g in enumerate(self.gene_ids)}
-        coo = self.members.tocoo()
-        self._rows, self._cols = coo.row.astype(np.int64), coo.col.astype(np.int64)  # one entry per (pathway, gene)
-        self._members_t = self.members.T.tocsr()
+        self.members.sort_indices()
+        self._members_t = self.members.T.tocsr()  # genes × pathways
+        self._ids_sorted = all(x <= y for x, y in zip(self.gene_ids, self.gene_ids[1:]))  # as PATHWAY_GENES returns them
+        self._states: dict[tuple, tuple] = {}  # recent disease states: the ranking and its page's paths share one
 
     def drug_pathway_diseases(self, targets: list[str], min_size: int = 5, max_size: int = 300,
                               paths_per_disease: int = 5) -> list[dict]:
@@ -112,12 +113,19 @@ class PathwayIndex:
         return out
 
     def _disease_state(self, disease_genes: list[str], min_size: int, max_size: int):
-        pos = self.gene_position
-        a = np.zeros(len(self.gene_ids))
-        a[[pos[g] for g in set(disease_genes) if g in pos]] = 1.0
-        hits = self.members @ a  # disease genes per pathway
-        live = (self.sizes >= min_size) & (self.sizes <= max_size) & (hits > 0)
-        return a, hits, live
+        key = (tuple(sorted(set(disease_genes))), min_size, max_size)
+        state = self._states.get(key)
+        if state is None:
+            pos = self.gene_position
+            a = np.zeros(len(self.gene_ids))
+            a[[pos[g] for g in key[0] if g in pos]] = 1.0
+            hits = self.members @ a  # disease genes per pathway
+            live = (self.sizes >= min_size) & (self.sizes <= max_size) & (hits > 0)
+            state = (a, hits, live)
+            if len(self._states) >= 64:
+                self._states.pop(next(iter(self._states)), None)
+            self._states[key] = state
+        return state
 
     def shared_pathway_genes(self, disease_genes: list[str], min_size: int = 5, max_size: int = 300,
                              limit: int = 1000, paths_per_gene: int = 3, with_paths: bool = True) -> list[dict]:
@@ -149,10 +157,11 @@ class PathwayIndex:
         """All (pathway, gene) entries of the chosen genes at once, sorted by gene, -weight, pathway."""
         if not len(genes):
             return {}
-        chosen = np.zeros(len(self.gene_ids), dtype=bool)
-        chosen[genes] = True
-        r, c = self._rows, self._cols
-        sel = live[r] & chosen[c]
+        mt = self._members_t  # only the chosen genes' pathway memberships (rows of genes × pathways)
+        starts, ends = mt.indptr[genes], mt.indptr[genes + 1]
+        r = np.concatenate([mt.indices[b:e] for b, e in zip(starts.tolist(), ends.tolist())]).astype(np.int64)
+        c = np.repeat(genes, ends - starts)
+        sel = live[r]
         r, c = r[sel], c[sel]
         w = (hits[r] - a[c]) / self.sizes[r]
         pos_w = w > 0
@@ -168,7 +177,10 @@ class PathwayIndex:
         disease_members = {}
         for p in np.unique(r).tolist():
             row = self.members.indices[self.members.indptr[p]:self.members.indptr[p + 1]]
-            disease_members[p] = sorted(self.gene_ids[i] for i in row[a[row] > 0])
+            inside = row[a[row] > 0]
+            # the first 4 disease genes by id are enough: a path names 3 besides its own gene
+            disease_members[p] = ([self.gene_ids[i] for i in inside[:4].tolist()] if self._ids_sorted
+                                  else sorted(self.gene_ids[i] for i in inside.tolist())[:4])
         paths: dict[int, list[dict]] = {}
         for p, g, wt in zip(r.tolist(), c.tolist(), w.tolist()):
             gid = self.gene_ids[g]
@@ -197,6 +209,11 @@ class IndexHolder:
             if self.index is None or self.index.fingerprint != fp:
                 pathways, genes, associations = queries.pathway_membership(drv, database)
                 self.index = PathwayIndex.from_rows(fp, pathways, genes, associations)
+                # The index lives until the graph changes: keep its objects out of the cyclic
+                # GC's full collections, which otherwise traverse them under load (p99 spikes).
+                import gc
+
+                gc.freeze()
             self.checked_at = now
             return self.index
 

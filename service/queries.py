@@ -68,6 +68,23 @@ def release(drv: Driver, database: str) -> str | None:
     return rows[0]["release"] if rows else None
 
 
+def graph_state(drv: Driver, database: str) -> tuple[str | None, tuple]:
+    """(release, fingerprint) of the graph as it is now. The fingerprint is the bookmark Neo4j
+    returns for a read transaction: it names the last committed transaction, so any write (a load,
+    a model's predictions, an overlay, a property update) changes it. The API keys its
+    materialised answers on it."""
+    from neo4j import unit_of_work
+
+    @unit_of_work(timeout=5.0)
+    def work(tx):
+        return tx.run(RELEASE).single()["release"]
+
+    with drv.session(database=database, default_access_mode="READ",
+                     notifications_min_severity="OFF") as session:
+        rel = session.execute_read(work)
+        return rel, (rel, *sorted(session.last_bookmarks().raw_values))
+
+
 # Neo4j Browser deep links (values are inserted as quoted Cypher literals by the caller)
 BROWSER_SEARCH = "CALL db.index.fulltext.queryNodes('entity_names', {q}) YIELD node, score RETURN node, score LIMIT 25"
 BROWSER_ENTITY = "MATCH p=(n:`{label}` {{id: {id}}})--() RETURN p LIMIT 50"

@@ -22,47 +22,51 @@ def rank_targets(disease: dict, comps: dict[str, Any], sources: list[str] | None
     candidates costs more than the scoring). Plain lists in the hot loop: this runs per request."""
     sources = [s for s in (sources or COMPONENTS) if s in WEIGHTS]
     context = {"disease": disease, "sources": sources, "pathway_paths": comps.get("pathway_paths")}
-    # gene -> [symbol, association, drug, pathway, predicted, rows by component]
+    # gene -> [symbol, association, drug, pathway, predicted, rows by component]; one loop per
+    # component (no per-row branching): the pathway component alone has up to 1,000 rows.
     cand: dict[str, list] = {}
-    for slot, kind in enumerate(COMPONENTS, start=1):
-        if kind not in sources:
-            continue
+    get, exp = cand.get, math.exp
+    for kind in sources:
         for r in comps.get(kind, ()):
-            c = cand.get(r["gene"])
+            g = r["gene"]
+            c = get(g)
             if c is None:
-                c = cand[r["gene"]] = [r.get("symbol"), 0.0, 0.0, 0.0, 0.0, {}]
-            if kind == "association":
-                c[1] = 1.0
-            elif kind == "drug":
-                c[2] = 1.0 - 0.5 ** len(r["drugs"])
-            elif kind == "pathway":
-                c[3] = saturate(r["raw"], 3.0)
-            else:
-                c[4] = float(r["score"] or 0.0)
+                c = cand[g] = [r.get("symbol"), 0.0, 0.0, 0.0, 0.0, {}]
             c[5][kind] = r
+        if kind == "association":
+            for r in comps.get(kind, ()):
+                cand[r["gene"]][1] = 1.0
+        elif kind == "drug":
+            for r in comps.get(kind, ()):
+                cand[r["gene"]][2] = 1.0 - 0.5 ** len(r["drugs"])
+        elif kind == "pathway":
+            for r in comps.get(kind, ()):
+                cand[r["gene"]][3] = 1.0 - exp(-max(r["raw"], 0.0) / 3.0)  # saturate(raw, 3)
+        else:
+            for r in comps.get(kind, ()):
+                cand[r["gene"]][4] = float(r["score"] or 0.0)
     w1, w2, w3, w4 = (WEIGHTS[k] if k in sources else 0.0 for k in COMPONENTS)
     total_w = sum(WEIGHTS[s] for s in sources) or 1.0
-    keyed = []
-    for gene, c in cand.items():
-        score = round((w1 * c[1] + w2 * c[2] + w3 * c[3] + w4 * c[4]) / total_w, 6)
-        keyed.append((-score, c[0] or gene, gene, score, c))
+    keyed = [(-round((w1 * c[1] + w2 * c[2] + w3 * c[3] + w4 * c[4]) / total_w, 6), c[0] or gene, gene, c)
+             for gene, c in cand.items()]
     keyed.sort(key=lambda k: k[:3])
-    out = [{"gene": gene, "symbol": c[0], "components": dict(zip(COMPONENTS, c[1:5])), "score": score,
-            "known": c[1] > 0 or c[2] > 0, "rank": rank, "_rows": c[5], "_context": context}
-           for rank, (_, _, gene, score, c) in enumerate(keyed, 1)]
+    out = [{"gene": gene, "symbol": c[0], "components": {"association": c[1], "drug": c[2], "pathway": c[3], "predicted": c[4]},
+            "score": -neg, "known": c[1] > 0 or c[2] > 0, "rank": rank, "_rows": c[5], "_context": context}
+           for rank, (neg, _, gene, c) in enumerate(keyed, 1)]
     return attach_paths(out) if paths else out
 
 
 def attach_paths(targets: list[dict[str, Any]], max_paths: int = 5) -> list[dict[str, Any]]:
-    """Copies of ranked targets (from rank_targets) with their top evidence paths, best first."""
+    """Copies of ranked targets (from rank_targets) with their top evidence paths, best first. The
+    paths are kept on the ranked target (`_paths`), so a materialised ranking builds each once."""
     if not targets:
         return []
     ctx = targets[0]["_context"]
     d_id, d_name = ctx["disease"]["id"], ctx["disease"].get("name")
-    lazy = [t["gene"] for t in targets if "pathway" in t["_rows"] and t["_rows"]["pathway"].get("paths") is None]
+    todo = [t for t in targets if t.get("_paths", (None,))[0] != max_paths]
+    lazy = [t["gene"] for t in todo if "pathway" in t["_rows"] and t["_rows"]["pathway"].get("paths") is None]
     lazy_paths = ctx["pathway_paths"](lazy) if lazy and ctx["pathway_paths"] else {}
-    out = []
-    for t in targets:
+    for t in todo:
         rows, found = t["_rows"], []
         if (r := rows.get("association")) is not None:
             found.append({"kind": "association", "weight": 1.0, "sources": r["sources"], "nodes": [
@@ -89,9 +93,9 @@ def attach_paths(targets: list[dict[str, Any]], max_paths: int = 5) -> list[dict
                               "nodes": [{"id": r["gene"], "name": r["symbol"]}, {"id": d_id, "name": d_name}],
                               "relationships": [pr["type"]], "note": None})
         found.sort(key=lambda p: -p["weight"])
-        out.append({"gene": t["gene"], "symbol": t["symbol"], "components": dict(t["components"]), "score": t["score"],
-                    "known": t["known"], "rank": t["rank"], "paths": found[:max_paths]})
-    return out
+        t["_paths"] = (max_paths, found[:max_paths])
+    return [{"gene": t["gene"], "symbol": t["symbol"], "components": dict(t["components"]), "score": t["score"],
+             "known": t["known"], "rank": t["rank"], "paths": t["_paths"][1]} for t in targets]
 
 
 def rank_drug_hypotheses(drug: dict, comps: dict[str, list[dict]]) -> list[dict[str, Any]]:

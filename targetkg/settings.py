@@ -66,7 +66,10 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = []
     query_timeout_s: float = 10.0
     query_row_limit: int = 1000
-    api_cache_s: float = 300.0  # ranked results are cached per (release, request) this long
+    # Answers (/targets, /hypotheses, /search, enrichment backgrounds) are materialised per request and
+    # graph fingerprint (checked every second, so a write is seen a second later), at most this long;
+    # 0 turns materialisation off (every request runs its Cypher).
+    api_cache_s: float = 3600.0
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -192,6 +192,46 @@ def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
         app_module._cache.data.clear()
 
 
+def test_materialised_answers_follow_graph_writes(api, warehouse):
+    """Answers are materialised per graph fingerprint: a write (here a model's prediction) is seen by the
+    first request after the next state check (STATE_CHECK_S), without clearing anything by hand."""
+    import time
+
+    from targetkg.service import app as app_module
+
+    params = {"include": "novel", "limit": 1000}
+    first = api.get(f"/diseases/{DISEASE}/targets", params=params)
+    assert first.headers["x-targetkg-release"] and any(k[0] == "targets" for k in app_module._cache.data)
+    assert api.get(f"/diseases/{DISEASE}/targets", params=params).content == first.content  # served again
+    gene = _predict_novel_gene(warehouse, {"score": 0.8, "model": "test-fresh", "run_id": "run-fresh"})
+    try:
+        time.sleep(app_module.STATE_CHECK_S + 0.2)
+        after = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
+        assert any(t["gene"] == gene and t["components"]["predicted"] == 0.8 for t in after)
+        # a property update (no count changes) is a committed write too
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-fresh'}]-() SET r.score = 0.6")
+        time.sleep(app_module.STATE_CHECK_S + 0.2)
+        after = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
+        assert any(t["gene"] == gene and t["components"]["predicted"] == 0.6 for t in after)
+    finally:
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-fresh'}]-() DELETE r")
+    time.sleep(app_module.STATE_CHECK_S + 0.2)
+    gone = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
+    assert not any(t["gene"] == gene for t in gone)
+
+
+def test_materialisation_off_keeps_nothing(api, monkeypatch):
+    """TARGETKG_API_CACHE_S=0: every request runs its queries and no answer is kept."""
+    from targetkg.service import app as app_module
+
+    monkeypatch.setattr(app_module, "_cache_ttl", lambda: 0.0)
+    app_module._cache.clear()
+    for _ in range(2):
+        assert api.get(f"/diseases/{DISEASE}/targets", params={"limit": 5}).status_code == 200
+        assert api.get("/search", params={"q": "breast cancer"}).status_code == 200
+    assert not app_module._cache.data
+
+
 def test_neo4j_down_is_503_problem_on_every_endpoint(monkeypatch):
     import socket
 
