@@ -158,9 +158,7 @@ class PathwayIndex:
         if not len(genes):
             return {}
         mt = self._members_t  # only the chosen genes' pathway memberships (rows of genes × pathways)
-        starts, ends = mt.indptr[genes], mt.indptr[genes + 1]
-        r = np.concatenate([mt.indices[b:e] for b, e in zip(starts.tolist(), ends.tolist())]).astype(np.int64)
-        c = np.repeat(genes, ends - starts)
+        r, c = _rows_of(mt, genes)
         sel = live[r]
         r, c = r[sel], c[sel]
         w = (hits[r] - a[c]) / self.sizes[r]
@@ -170,24 +168,42 @@ class PathwayIndex:
             return {}
         order = np.lexsort((r, -w, c))
         r, c, w = r[order], c[order], w[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(c)) + 1]
-        rank = np.arange(len(c)) - np.repeat(starts, np.diff(np.r_[starts, len(c)]))
-        keep = rank < paths_per_gene
+        keep = _rank_in_runs(c) < paths_per_gene
         r, c, w = r[keep], c[keep], w[keep]
-        disease_members = {}
-        for p in np.unique(r).tolist():
-            row = self.members.indices[self.members.indptr[p]:self.members.indptr[p + 1]]
-            inside = row[a[row] > 0]
-            # the first 4 disease genes by id are enough: a path names 3 besides its own gene
-            disease_members[p] = ([self.gene_ids[i] for i in inside[:4].tolist()] if self._ids_sorted
-                                  else sorted(self.gene_ids[i] for i in inside.tolist())[:4])
+        # the disease genes of each pathway on a path, in one pass over those pathways' members;
+        # the first 4 by id are enough: a path names 3 besides its own gene
+        inside, p_of = _rows_of(self.members, np.unique(r))
+        disease = a[inside] > 0
+        inside, p_of = inside[disease], p_of[disease]
+        if self._ids_sorted:  # member positions are sorted within a pathway, and positions follow ids
+            keep = _rank_in_runs(p_of) < 4
+            inside, p_of = inside[keep], p_of[keep]
+        disease_members: dict[int, list[str]] = {}
+        for p, i in zip(p_of.tolist(), inside.tolist()):
+            disease_members.setdefault(p, []).append(self.gene_ids[i])
+        if not self._ids_sorted:
+            disease_members = {p: sorted(ids)[:4] for p, ids in disease_members.items()}
         paths: dict[int, list[dict]] = {}
-        for p, g, wt in zip(r.tolist(), c.tolist(), w.tolist()):
+        for p, g, wt, size in zip(r.tolist(), c.tolist(), w.tolist(), self.sizes[r].astype(np.int64).tolist()):
             gid = self.gene_ids[g]
             paths.setdefault(g, []).append({"pathway": self.pathway_ids[p], "pathway_name": self.pathway_names[p],
-                                            "size": int(self.sizes[p]),
-                                            "via": [x for x in disease_members[p] if x != gid][:3], "weight": wt})
+                                            "size": size, "via": [x for x in disease_members[p] if x != gid][:3], "weight": wt})
         return paths
+
+
+def _rows_of(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) of every stored entry of the given rows of a CSR matrix, row by row."""
+    starts, lens = m.indptr[rows], m.indptr[rows + 1] - m.indptr[rows]
+    ends = np.cumsum(lens)
+    flat = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - (ends - lens), lens)
+    return m.indices[flat].astype(np.int64), np.repeat(rows, lens)
+
+
+def _rank_in_runs(keys: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive keys."""
+    cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.concatenate(([0], cut))
+    return np.arange(len(keys)) - np.repeat(starts, np.diff(np.append(starts, len(keys))))
 
 
 class IndexHolder:

@@ -274,6 +274,22 @@ def test_pathway_index_matches_the_cypher_reference(warehouse):
                                                                                            index.gene_position[kv[0]]))][:50]
 
 
+def test_targets_pages_equal_the_full_ranking(warehouse):
+    """/targets pages from RankedTargets: on real components, the same as rank_targets filtered and paged."""
+    from targetkg.service import queries, ranking
+
+    from targetkg.settings import get_settings
+
+    comps = queries.disease_components(warehouse, get_settings().neo4j_database, DISEASE)
+    for sources in (None, ["pathway"], ["drug", "association"]):
+        ranked = ranking.RankedTargets(comps["disease"], comps, sources)
+        full = ranking.rank_targets(comps["disease"], comps, sources, paths=False)
+        for min_score, include, offset, limit in [(0.0, "all", 0, 50), (0.0, "all", 0, 1000), (0.1, "novel", 20, 50),
+                                                  (0.0, "known", 0, 30)]:
+            kept = [t for t in full if t["score"] >= min_score and (include == "all" or (include == "known") == t["known"])]
+            assert ranked.page(min_score, include, offset, limit) == (len(kept), ranking.attach_paths(kept[offset:offset + limit]))
+
+
 def test_pathway_index_is_rebuilt_when_the_graph_changes(warehouse):
     from targetkg.service.pathway_index import IndexHolder
 
