@@ -188,7 +188,9 @@ def neo4j_admin_import(server, database: str, node_files: list[tuple[str, Path]]
     # The database name goes first: --nodes/--relationships take several files each, so a
     # trailing positional would be read as one more input file.
     args = ["database", "import", "full", database, "--overwrite-destination=true", "--array-delimiter=U+001F",
-            f"--multiline-fields={'true' if multiline_fields else 'false'}", "--threads=2"]
+            f"--multiline-fields={'true' if multiline_fields else 'false'}", "--threads=2",
+            # the importer's report (bad entries, if any) goes to the instance's logs, not the caller's cwd
+            f"--report-file={server.logs_dir / 'import.report'}"]
     args += [f"--nodes={label}={path}" for label, path in node_files]
     args += [f"--relationships={rel_type}={path}" for rel_type, path in rel_files]
     t0 = time.monotonic()

@@ -184,16 +184,21 @@ def test_schema_rejects_an_edge_it_does_not_declare(empty_db):
         writer.write([Edge("DOID:1", "Disease", "TREATS", "DOID:2", "Disease", "x")], Provenance("infores:test", "1"))
 
 
-def test_bulk_build_gives_the_same_graph_as_online(warehouse, settings):
+def test_bulk_build_gives_the_same_graph_as_online(warehouse, settings, tmp_path, monkeypatch):
     """neo4j-admin import of the same sources yields exactly the online writer's graph."""
     from targetkg.graph.connection import driver
+    from targetkg.graph.server import ManagedNeo4j
     from targetkg.graph.stats import collect
     from targetkg.ingest.pipeline import build
 
     online = collect(warehouse, settings.neo4j_database)
     online_checksum = graph_checksum(warehouse)
+    report_file = ManagedNeo4j(settings).logs_dir / "import.report"
+    report_file.unlink(missing_ok=True)
+    monkeypatch.chdir(tmp_path)
     report = build(release=TEST_RELEASE, bulk=True, progress=False, settings=settings, echo=lambda *a, **k: None)
     assert all(g["passed"] for g in report.gates)
+    assert report_file.exists() and not list(tmp_path.iterdir()), "the importer's report belongs in the instance's logs"
     bulk = collect(driver(settings), settings.neo4j_database)
     assert bulk["labels"] == online["labels"]
     assert bulk["types"] == online["types"]
