@@ -307,6 +307,9 @@ def current_state(drv, database: str) -> tuple[str | None, tuple | None]:
     rel, fp = queries.graph_state(drv, database)
     with _state_lock:
         if fp != _state[2]:
+            from targetkg.service.pathway_index import holder
+
+            holder.recheck()
             _cache.clear()
         _state = (time.monotonic(), rel, fp)
     return rel, fp

@@ -62,6 +62,7 @@ class PathwayIndex:
         self._members_t = self.members.T.tocsr()  # genes × pathways
         self._ids_sorted = all(x <= y for x, y in zip(self.gene_ids, self.gene_ids[1:]))  # as PATHWAY_GENES returns them
         self._states: dict[tuple, tuple] = {}  # recent disease states: the ranking and its page's paths share one
+        self._states_lock = threading.Lock()  # worker threads compute rankings concurrently
 
     def drug_pathway_diseases(self, targets: list[str], min_size: int = 5, max_size: int = 300,
                               paths_per_disease: int = 5) -> list[dict]:
@@ -122,9 +123,10 @@ class PathwayIndex:
             hits = self.members @ a  # disease genes per pathway
             live = (self.sizes >= min_size) & (self.sizes <= max_size) & (hits > 0)
             state = (a, hits, live)
-            if len(self._states) >= 64:
-                self._states.pop(next(iter(self._states)), None)
-            self._states[key] = state
+            with self._states_lock:
+                if len(self._states) >= 64:
+                    self._states.pop(next(iter(self._states)), None)
+                self._states[key] = state
         return state
 
     def shared_pathway_genes(self, disease_genes: list[str], min_size: int = 5, max_size: int = 300,
@@ -232,6 +234,12 @@ class IndexHolder:
                 gc.freeze()
             self.checked_at = now
             return self.index
+
+    def recheck(self) -> None:
+        """Compare the fingerprint again on the next `get` (the API calls this when it sees the graph
+        change, so answers it materialises after a load never come from the index of before)."""
+        with self.lock:
+            self.checked_at = -1e18
 
 
 holder = IndexHolder()

@@ -309,6 +309,28 @@ def test_pathway_index_is_rebuilt_when_the_graph_changes(warehouse):
         warehouse.execute_query("MATCH ()-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->() DELETE r")
 
 
+def test_a_graph_change_seen_by_the_api_rechecks_the_pathway_index(api, warehouse, monkeypatch):
+    """The index re-reads its fingerprint only every 30 s on its own; when the API sees the graph change
+    it must recheck at once, or answers materialised right after a load would use the old index."""
+    import time
+
+    from targetkg.service import app as app_module
+    from targetkg.service.pathway_index import holder
+
+    assert api.get(f"/diseases/{DISEASE}/targets", params={"limit": 1}).status_code == 200
+    before = holder.index
+    monkeypatch.setattr(holder, "check_s", 3600.0)
+    warehouse.execute_query(
+        "MATCH (g:Gene), (p:Pathway) WHERE NOT (g)-[:PARTICIPATES_IN]->(p) WITH g, p LIMIT 1 "
+        "CREATE (g)-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->(p)")
+    try:
+        time.sleep(app_module.STATE_CHECK_S + 0.2)
+        assert api.get(f"/diseases/{DISEASE}/targets", params={"limit": 1}).status_code == 200
+        assert holder.index is not before and holder.index.members.nnz == before.members.nnz + 1
+    finally:
+        warehouse.execute_query("MATCH ()-[r:PARTICIPATES_IN {primary_knowledge_source: 'infores:test-index'}]->() DELETE r")
+
+
 def test_targets_body_conforms_to_its_response_model(api):
     """/targets serialises its body directly (no response_model pass): it must still match the documented model."""
     from targetkg.service.app import TargetsResponse
