@@ -165,7 +165,7 @@ def record_literature_source(drv, database: str, infores: str, version: str, fil
 
 def ingest(name: str, from_dir: Path | None = None, release: str | None = None,
            skip_bad_lines: bool = False, reject_file: Path | None = None, batch_size: int = 10_000,
-           workers: int = 1, progress: bool = True, settings: Settings | None = None) -> SourceReport:
+           workers: int | None = None, progress: bool = True, settings: Settings | None = None) -> SourceReport:
     """Load one source through the online writer (idempotent: a re-run changes nothing)."""
     from targetkg.graph.connection import driver
     from targetkg.graph.writer import GraphWriter

@@ -178,6 +178,46 @@ def test_quality_gate_fails_on_dangling_edge(empty_db, settings):
     assert {g["gate"] for g in failed} == {"no dangling edges", "test: counts reach the source's own counts"}
 
 
+def test_fresh_load_creates_and_gives_the_graph_merge_gives(empty_db):
+    """The CREATE path of a fresh load: repeated edges (in one batch and across batches, two
+    workers) end up as one edge with the same set-unions, in the same order, as MERGE makes."""
+    from targetkg.graph.admin import clear_database
+
+    genes = [Node(f"NCBIGene:{i}", "Gene", f"G{i}") for i in range(1, 41)]
+    edges = []
+    for k in range(300):
+        s, o = 1 + k % 40, 1 + (7 * k + 3) % 40
+        if s != o:
+            edges.append(Edge(f"NCBIGene:{s}", "Gene", "INTERACTS_WITH", f"NCBIGene:{o}", "Gene", f"rel{k % 3}",
+                              evidence=(f"PMID:{k % 5}",), props={"source_file": f"f{k % 2}.tsv", "score": k % 4}))
+    distinct = len({(e.subject, e.object) for e in edges})
+    assert distinct < len(edges)  # the data repeats edges, or the test proves nothing
+    prov = Provenance("infores:test", "1")
+
+    def load(force_merge: bool):
+        clear_database(empty_db)
+        writer = GraphWriter(empty_db, release="qa", progress=False, batch_size=37, workers=2)
+        writer.ensure_schema()
+        if force_merge:
+            writer._type_has_edges = lambda rel_type, source: True
+        stats = writer.write(genes + edges, prov)
+        return stats, graph_checksum(empty_db)
+
+    created, fresh_sum = load(force_merge=False)
+    assert created.created == distinct and created.edges == len(edges)
+    merged, merge_sum = load(force_merge=True)
+    assert merged.created == 0
+    assert fresh_sum == merge_sum and fresh_sum[1] == distinct
+    # a second run on the loaded graph MERGEs everything and changes nothing
+    rerun = GraphWriter(empty_db, release="qa", progress=False, batch_size=37, workers=2).write(genes + edges, prov)
+    assert rerun.created == 0 and graph_checksum(empty_db) == merge_sum
+    first = edges[0]
+    same = [e.source_predicate for e in edges if (e.subject, e.object) == (first.subject, first.object)]
+    got = q(empty_db, "MATCH (:Gene {id: $s})-[r:INTERACTS_WITH]->(:Gene {id: $o}) RETURN r.source_predicate AS sp",
+            s=first.subject, o=first.object)
+    assert got == [{"sp": list(dict.fromkeys(same))}]
+
+
 def test_schema_rejects_an_edge_it_does_not_declare(empty_db):
     writer = GraphWriter(empty_db, release="qa", progress=False)
     with pytest.raises(ValueError, match="schema does not allow"):
