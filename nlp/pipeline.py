@@ -18,6 +18,8 @@ grounded entities of each abstract.
 
 from __future__ import annotations
 
+import hashlib
+
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -208,6 +210,7 @@ class LiteraturePipeline:
         self.nlp = nlp
         self.relations = relations
         self.settings = settings or nlp_settings()
+        self._ner_version: str | None = None
 
     @classmethod
     def load(cls, ner_model: str | Path | None = None, with_relations: bool = True, kb_dir: str | None = None,
@@ -225,9 +228,16 @@ class LiteraturePipeline:
 
     @property
     def model_version(self) -> str:
-        ner = self.nlp.meta.get("targetkg", {}).get("ner_version") or f"{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+        """Names the NER weights and the relation model: evidence of one version is replaced as a whole,
+        so two NER models (e.g. width 128 and 64) must not share a version."""
+        if self._ner_version is None:
+            ner = self.nlp.meta.get("targetkg", {}).get("ner_version") or f"{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+            if self.nlp.has_pipe("ner"):
+                weights = self.nlp.get_pipe("ner").to_bytes(exclude=["vocab"])
+                ner = f"{ner}-{hashlib.sha256(weights).hexdigest()[:8]}"
+            self._ner_version = ner
         rel = self.relations.version if self.relations is not None else "none"
-        return f"{ner}+{rel}"
+        return f"{self._ner_version}+{rel}"
 
     # ------------------------------------------------------------------ running
     def docs(self, documents: Iterable[Document], batch_size: int = 64, n_process: int = 1) -> Iterator[tuple[Document, Doc]]:

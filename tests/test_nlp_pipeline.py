@@ -107,6 +107,19 @@ def test_tiny_ner_finds_dev_entities(tiny_ner, kb_dir, dev_docs):
     assert result["grounding"]["n"] > 20 and result["grounding"]["accuracy"] >= 0.5, result["grounding"]
 
 
+def test_model_version_names_the_ner_weights(tiny_ner):
+    """Evidence is replaced per model version, so a retrained NER (same code, other weights) needs its own."""
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    first = LiteraturePipeline.load(ner_model=tiny_ner, with_relations=False, link=False)
+    again = LiteraturePipeline.load(ner_model=tiny_ner, with_relations=False, link=False)
+    assert first.model_version == again.model_version
+    model = again.nlp.get_pipe("ner").model
+    name = next(n for n in model.get_ref("tok2vec").walk() if n.has_param("W"))
+    name.set_param("W", name.get_param("W") + 0.01)
+    assert LiteraturePipeline(again.nlp).model_version != first.model_version
+
+
 def test_known_mentions_link_to_graph_ids(kb_dir):
     import spacy
     from spacy.tokens import Span
