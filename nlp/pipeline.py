@@ -19,7 +19,6 @@ grounded entities of each abstract.
 from __future__ import annotations
 
 import hashlib
-
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
