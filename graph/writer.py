@@ -60,11 +60,15 @@ SET n.name = coalesce(n.name, row.name),
 """
 
 
-def edge_cypher(subject_label: str, rel_type: str, object_label: str, prop_keys: tuple[str, ...] = ()) -> str:
-    # knowledge_level / agent_type: a source may override its default per edge (props).
+def _edge_defaults(prop_keys: tuple[str, ...]) -> tuple[str, str, tuple[str, ...]]:
+    """knowledge_level / agent_type: a source may override its default per edge (props)."""
     kl = "coalesce(row.props.knowledge_level, $knowledge_level)"
     at = "coalesce(row.props.agent_type, $agent_type)"
-    keys = tuple(k for k in prop_keys if k not in ("knowledge_level", "agent_type"))
+    return kl, at, tuple(k for k in prop_keys if k not in ("knowledge_level", "agent_type"))
+
+
+def edge_cypher(subject_label: str, rel_type: str, object_label: str, prop_keys: tuple[str, ...] = ()) -> str:
+    kl, at, keys = _edge_defaults(prop_keys)
     # A new edge gets its lists as they are (no property reads); only an existing edge pays
     # for the set-union with what it already has.
     return f"""
@@ -86,9 +90,7 @@ RETURN count(r) AS written
 
 def edge_create_cypher(subject_label: str, rel_type: str, object_label: str, prop_keys: tuple[str, ...] = ()) -> str:
     """CREATE for an edge that provably does not exist yet; sets what `edge_cypher` sets on create."""
-    kl = "coalesce(row.props.knowledge_level, $knowledge_level)"
-    at = "coalesce(row.props.agent_type, $agent_type)"
-    keys = tuple(k for k in prop_keys if k not in ("knowledge_level", "agent_type"))
+    kl, at, keys = _edge_defaults(prop_keys)
     # All properties inline in CREATE: written once with the relationship, not added after it.
     extra = "".join(f", {k}: row.props.{k}" for k in keys)
     return f"""
@@ -287,7 +289,7 @@ class GraphWriter:
                             created.add(h)
                             mode = "create"
                     edges[worker][(key, mode)].append({"s": rec.subject, "o": rec.object, "sp": rec.source_predicate,
-                                               "ev": list(rec.evidence), "file": file, "props": props})
+                                                       "ev": list(rec.evidence), "file": file, "props": props})
                     pending_edges[worker] += 1
                     if pending_edges[worker] >= self.batch_size:
                         flush_edges(worker)
