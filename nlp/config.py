@@ -33,6 +33,8 @@ class NLPSettings(BaseSettings):
     ner_label_map: str = ""
     relation_model: str | None = None  # path of a relation model (.joblib)
     sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
+    # the dictionary matcher (`nlp.dictionary`): KB names the NER missed become entities
+    dictionary: bool = True
     link_threshold: float = 0.80  # minimum TF-IDF cosine for an approximate (non-exact) link
     relation_threshold: float = 0.5  # minimum probability of an extracted relation
     batch_size: int = 64

@@ -6,6 +6,8 @@ spaCy pipeline (in order):
   targetkg_sentences    rule sentence splitter (or scispaCy's `pysbd_sentencizer`)
   ner                   the project's trained NER (`targetkg nlp train-ner`), or any installed
                         spaCy/scispaCy model (``TARGETKG_NLP_NER_MODEL=en_ner_bc5cdr_md``)
+  targetkg_dictionary   KB chemical/disease names the NER missed (`dictionary`; off with
+                        ``TARGETKG_NLP_DICTIONARY=0``)
   abbreviation_detector scispaCy's Schwartz & Hearst detector
   targetkg_abbreviations  short forms take the type of their long form's entity and vice versa
   targetkg_consistency  one sense per abstract: other occurrences of a tagged string get its type
@@ -217,7 +219,7 @@ class LiteraturePipeline:
              link: bool = True) -> "LiteraturePipeline":
         settings = settings or nlp_settings()
         nlp = load_ner(ner_model, settings)
-        add_linking(nlp, kb_dir=kb_dir, threshold=settings.link_threshold, link=link)
+        add_linking(nlp, kb_dir=kb_dir, threshold=settings.link_threshold, link=link, dictionary=settings.dictionary)
         rel = None
         if with_relations:
             from .relations import RelationExtractor
@@ -234,6 +236,10 @@ class LiteraturePipeline:
             if self.nlp.has_pipe("ner"):
                 weights = self.nlp.get_pipe("ner").to_bytes(exclude=["vocab"])
                 ner = f"{ner}-{hashlib.sha256(weights).hexdigest()[:8]}"
+            if self.nlp.has_pipe("targetkg_dictionary"):
+                from .dictionary import DICTIONARY_VERSION
+
+                ner = f"{ner}+{DICTIONARY_VERSION}"
             self._ner_version = ner
         rel = self.relations.version if self.relations is not None else "none"
         return f"{self._ner_version}+{rel}"
@@ -254,7 +260,7 @@ class LiteraturePipeline:
 
 
 def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8, link: bool = True,
-                consistency: bool = True) -> None:
+                consistency: bool = True, dictionary: bool = False) -> None:
     import warnings
 
     import scispacy.abbreviation  # noqa: F401  (registers abbreviation_detector)
@@ -262,6 +268,10 @@ def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8
     # scispaCy's detector runs a Matcher that is empty for abstracts without abbreviations
     warnings.filterwarnings("ignore", message=r"\[W036\]")
 
+    if dictionary and "targetkg_dictionary" not in nlp.pipe_names:
+        from . import dictionary as _dictionary  # noqa: F401  (registers the factory)
+
+        nlp.add_pipe("targetkg_dictionary", config={"kb_dir": kb_dir})
     last = nlp.pipe_names[-1] if nlp.pipe_names else None
     if "abbreviation_detector" not in nlp.pipe_names:
         nlp.add_pipe("abbreviation_detector", after=last)

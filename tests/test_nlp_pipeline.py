@@ -107,6 +107,52 @@ def test_tiny_ner_finds_dev_entities(tiny_ner, kb_dir, dev_docs):
     assert result["grounding"]["n"] > 20 and result["grounding"]["accuracy"] >= 0.5, result["grounding"]
 
 
+def test_dictionary_matcher_learned_from_training_and_adds_missed_names(kb_dir):
+    from spacy.tokens import Span
+
+    from targetkg.nlp.components import add_sentence_splitter, blank_pipeline
+    from targetkg.nlp.dictionary import DictionaryMatcher, load_dictionary
+
+    learned = load_dictionary(str(kb_dir))
+    stats, terms = learned["stats"], learned["terms"]
+    assert stats["training_documents"] == 900  # BC5CDR 500 + BioRED 400 training abstracts, nothing from dev
+    # unseen disease names were precise in the other half of the training documents, unseen chemical
+    # names (many MeSH protein names) were not
+    assert set(stats["unseen_classes_firing"]) == {"DISEASE/long", "DISEASE/short"}, stats
+    # MeSH chemicals that the training texts use often but never annotate do not fire
+    assert "water" not in terms and "drug" not in terms
+    assert terms["seizure"] == "DISEASE" and terms["haloperidol"] == "CHEMICAL"
+
+    nlp = blank_pipeline()
+    add_sentence_splitter(nlp)
+    match = DictionaryMatcher(terms, learned["starts"])
+    doc = nlp("Venous thrombo-embolism and seizures followed haloperidol in water.")
+    doc.ents = [Span(doc, 7, 8, label="CHEMICAL")]  # what the NER found
+    ents = [(e.text, e.label_) for e in match(doc).ents]
+    assert ents == [("Venous thrombo-embolism", "DISEASE"), ("seizures", "DISEASE"), ("haloperidol", "CHEMICAL")]
+    # never over an entity the NER found
+    doc = nlp("Venous thrombo-embolism and seizures.")
+    doc.ents = [Span(doc, 1, 4, label="CHEMICAL")]
+    assert [(e.text, e.label_) for e in match(doc).ents] == [("thrombo-embolism", "CHEMICAL"), ("seizures", "DISEASE")]
+
+
+def test_dictionary_raises_ner_recall_on_dev(tiny_ner, kb_dir, dev_docs):
+    from targetkg.nlp.config import nlp_settings
+    from targetkg.nlp.evaluate import evaluate_documents
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    with_dict = LiteraturePipeline.load(ner_model=tiny_ner, kb_dir=str(kb_dir), with_relations=False)
+    assert with_dict.nlp.pipe_names.index("targetkg_dictionary") == with_dict.nlp.pipe_names.index("ner") + 1
+    off = nlp_settings().model_copy(update={"dictionary": False})
+    without = LiteraturePipeline.load(ner_model=tiny_ner, kb_dir=str(kb_dir), with_relations=False, settings=off)
+    assert "targetkg_dictionary" not in without.nlp.pipe_names
+    assert with_dict.model_version != without.model_version
+    a = evaluate_documents(without, dev_docs[:60], corpus="bc5cdr", gold_entities=False)["ner"]
+    b = evaluate_documents(with_dict, dev_docs[:60], corpus="bc5cdr", gold_entities=False)["ner"]
+    assert b["by_type"]["DISEASE"]["recall"] > a["by_type"]["DISEASE"]["recall"] + 0.02, (a, b)
+    assert b["f1"] > a["f1"], (a, b)
+
+
 def test_model_version_names_the_ner_weights(tiny_ner):
     """Evidence is replaced per model version, so a retrained NER (same code, other weights) needs its own."""
     from targetkg.nlp.pipeline import LiteraturePipeline
