@@ -247,6 +247,12 @@ class LiteraturePipeline:
     # ------------------------------------------------------------------ running
     def docs(self, documents: Iterable[Document], batch_size: int = 64, n_process: int = 1) -> Iterator[tuple[Document, Doc]]:
         stream = ((d.text, d) for d in documents)
+        if n_process > 1:
+            import gc
+
+            # spaCy forks the workers: without this the cyclic GC of each worker walks, and so
+            # copies, every object of the 1.7 GB knowledge base (measured: 2 workers 1.45x -> 1.9x).
+            gc.freeze()
         yield from ((ctx, doc) for doc, ctx in self.nlp.pipe(stream, as_tuples=True, batch_size=batch_size,
                                                              n_process=n_process))
 

@@ -153,6 +153,26 @@ def test_dictionary_raises_ner_recall_on_dev(tiny_ner, kb_dir, dev_docs):
     assert b["f1"] > a["f1"], (a, b)
 
 
+def test_batched_linking_equals_linking_one_document_at_a_time(tiny_ner, kb_dir, dev_docs):
+    """`pipe` links a batch's new mentions in one ANN query; the result must not depend on batching."""
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    pipe = LiteraturePipeline.load(ner_model=tiny_ner, kb_dir=str(kb_dir), with_relations=False)
+    gen = pipe.nlp.get_pipe("targetkg_linker").candidate_generator
+    texts = [d.text for d in dev_docs[:40]]
+
+    def ents(docs):
+        return [[(e.start_char, e.end_char, e.label_, e._.concept_id, round(e._.link_score, 6), e._.curie,
+                  tuple(e._.kb_ents[:3])) for e in doc.ents] for doc in docs]
+
+    gen.clear_caches()
+    batched = ents(pipe.nlp.pipe(texts, batch_size=16))
+    gen.clear_caches()
+    single = ents(pipe.nlp(t) for t in texts)
+    assert batched == single
+    assert sum(1 for doc in batched for e in doc if e[3]) > 100
+
+
 def test_model_version_names_the_ner_weights(tiny_ner):
     """Evidence is replaced per model version, so a retrained NER (same code, other weights) needs its own."""
     from targetkg.nlp.pipeline import LiteraturePipeline
