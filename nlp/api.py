@@ -15,7 +15,7 @@ from pathlib import Path
 
 from targetkg.ingest.model import BadLines
 
-from .config import DEFAULT_NER_NAME, DEFAULT_RELATION_NAME, corpora, nlp_settings
+from .config import DEFAULT_RELATION_NAME, corpora, nlp_settings
 from .readers import read_documents, read_pubtator
 
 __all__ = ["train_ner", "train_relations", "build_kb", "evaluate", "extract", "load_pipeline", "literature_adapter",
@@ -24,16 +24,29 @@ __all__ = ["train_ner", "train_relations", "build_kb", "evaluate", "extract", "l
 
 def train_ner(output: Path | str | None = None, corpora_names: Sequence[str] = ("bc5cdr", "biored"),
               max_docs: int | None = None, max_epochs: int = 30, max_seconds: float | None = None,
-              width: int = 128, progress: bool = True, patience: int = 6, **config):
-    """Train the NER model on the training splits and save it (default: the cache)."""
+              width: int | None = None, progress: bool = True, patience: int = 6, profile: str | None = None,
+              **config):
+    """Train the NER model on the training splits and save it (default: the profile's cache folder).
+
+    `profile` ("accurate" | "fast", default: the `ner_profile` setting) sets the folder and the
+    tok2vec width and depth; explicit `width` / `depth` win."""
+    from .config import NER_PROFILES
     from .ner import NERConfig, train
+
+    settings = nlp_settings()
+    profile = profile or settings.ner_profile
+    if profile not in NER_PROFILES:
+        raise ValueError(f"unknown NER profile {profile!r}: expected one of {', '.join(NER_PROFILES)}")
+    folder, p_width, p_depth = NER_PROFILES[profile]
+    width = width or p_width
+    config.setdefault("depth", p_depth)
 
     c = corpora()
     data = []
     for name in corpora_names:
         docs = list(read_pubtator(c[name].train))
         data.append((name, docs[:max_docs] if max_docs else docs))
-    out = Path(output) if output else nlp_settings().ner_dir(DEFAULT_NER_NAME)
+    out = Path(output) if output else settings.ner_dir(folder)
     cfg = NERConfig(max_epochs=max_epochs, max_seconds=max_seconds, width=width, patience=patience, **config)
     _, result = train(data, out, cfg, progress=progress)
     return result

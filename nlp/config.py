@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from targetkg.settings import get_settings
 
 DEFAULT_NER_NAME = "bc5cdr-biored"
+# NER profiles: (cache folder, tok2vec width, depth). Same data and training; measured on
+# BC5CDR dev with the dictionary matcher: accurate F1 0.840 at ~90 abstracts/s for NER + linking
+# on 2 cores, fast F1 0.830 at ~210/s (docs/nlp_design.md).
+NER_PROFILES: dict[str, tuple[str, int, int]] = {
+    "accurate": (DEFAULT_NER_NAME, 128, 4),
+    "fast": (f"{DEFAULT_NER_NAME}-fast", 64, 2),
+}
 DEFAULT_RELATION_NAME = "relations"
 
 
@@ -31,6 +39,8 @@ class NLPSettings(BaseSettings):
     # Map the installed model's labels to ours, "LABEL=CHEMICAL,LABEL2=DISEASE" (scispaCy's
     # bc5cdr labels CHEMICAL/DISEASE and bionlp13cg's GENE_OR_GENE_PRODUCT are built in).
     ner_label_map: str = ""
+    # which of the project's trained NER models to use (`targetkg nlp train-ner --profile`)
+    ner_profile: Literal["accurate", "fast"] = "accurate"
     relation_model: str | None = None  # path of a relation model (.joblib)
     sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
     # the dictionary matcher (`nlp.dictionary`): KB names the NER missed become entities
@@ -44,8 +54,9 @@ class NLPSettings(BaseSettings):
     def root(self) -> Path:
         return Path(self.cache_dir) if self.cache_dir else Path(get_settings().cache_dir) / "nlp"
 
-    def ner_dir(self, name: str = DEFAULT_NER_NAME) -> Path:
-        return self.root / "ner" / name
+    def ner_dir(self, name: str | None = None) -> Path:
+        """The trained model's folder: `name`, or the folder of the configured profile."""
+        return self.root / "ner" / (name or NER_PROFILES[self.ner_profile][0])
 
     def kb_dir(self, version: str) -> Path:
         return self.root / "kb" / version

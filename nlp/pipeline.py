@@ -33,7 +33,7 @@ from spacy.util import filter_spans
 
 from . import components as _components  # noqa: F401  (registers targetkg_sentences)
 from .components import LABELS, TYPE_TO_LABEL, add_sentence_splitter
-from .config import DEFAULT_NER_NAME, NLPSettings, nlp_settings
+from .config import NLPSettings, nlp_settings
 from .readers import Document
 
 
@@ -187,10 +187,11 @@ def load_ner(ner_model: str | Path | None = None, settings: NLPSettings | None =
     settings = settings or nlp_settings()
     name = ner_model or settings.ner_model
     if name is None:
-        path = settings.ner_dir(DEFAULT_NER_NAME)
+        path = settings.ner_dir()
         if not (path / "config.cfg").is_file():
             raise FileNotFoundError(
-                f"no NER model at {path}: train one with `targetkg nlp train-ner` (or set TARGETKG_NLP_NER_MODEL "
+                f"no NER model at {path}: train one with `targetkg nlp train-ner --profile {settings.ner_profile}` "
+                "(or set TARGETKG_NLP_NER_MODEL "
                 "to an installed spaCy/scispaCy model)")
         name = path
     nlp = spacy.load(name, exclude=["lemmatizer", "attribute_ruler"])

@@ -449,3 +449,29 @@ def test_training_commands_skip_existing_models_with_if_missing(tmp_path):
                              text=True, timeout=120)
         assert out.returncode == 0 and expect in out.stdout, out.stdout + out.stderr
     assert (ner_dir / "config.cfg").read_text() == "[nlp]\n" and rel_file.read_bytes() == b"model"
+
+
+def test_ner_profiles_pick_their_own_model_folder(tmp_path):
+    """`--profile fast` (or TARGETKG_NLP_NER_PROFILE=fast) trains and loads its own folder, so the fast
+    model never overwrites the accurate one; a bad profile is a clear error naming the variable."""
+    import subprocess
+    import sys
+
+    from targetkg.nlp.config import NER_PROFILES, NLPSettings
+    from targetkg.nlp.pipeline import load_ner
+
+    env = {**os.environ, "TARGETKG_NLP_CACHE_DIR": str(tmp_path)}
+    fast = tmp_path / "ner" / NER_PROFILES["fast"][0]
+    fast.mkdir(parents=True)
+    (fast / "config.cfg").write_text("[nlp]\n")
+    for args, extra_env in ((["--profile", "fast"], {}), ([], {"TARGETKG_NLP_NER_PROFILE": "fast"})):
+        out = subprocess.run([sys.executable, "-m", "targetkg.cli", "nlp", "train-ner", "--if-missing", *args],
+                             capture_output=True, text=True, timeout=120, env={**env, **extra_env})
+        assert out.returncode == 0 and f"NER model present: {fast}" in " ".join(out.stdout.split()), out.stdout + out.stderr
+    out = subprocess.run([sys.executable, "-m", "targetkg.cli", "nlp", "train-ner", "--if-missing"], capture_output=True,
+                         text=True, timeout=120, env={**env, "TARGETKG_NLP_NER_PROFILE": "fastest"})
+    assert out.returncode == 2 and "TARGETKG_NLP_NER_PROFILE='fastest'" in out.stderr and "Traceback" not in out.stderr
+    # loading: the accurate profile has no model in this cache, and the error says how to train it
+    with pytest.raises(FileNotFoundError, match="train-ner --profile accurate"):
+        load_ner(settings=NLPSettings(cache_dir=tmp_path))
+    assert NLPSettings(cache_dir=tmp_path, ner_profile="fast").ner_dir() == fast
