@@ -21,8 +21,9 @@ from targetkg.settings import get_settings
 
 DEFAULT_NER_NAME = "bc5cdr-biored"
 # NER profiles: (cache folder, tok2vec width, depth). Same data and training; measured on
-# BC5CDR dev with the dictionary matcher: accurate F1 0.840 at ~90 abstracts/s for NER + linking
-# on 2 cores, fast F1 0.830 at ~210/s (docs/nlp_design.md).
+# BC5CDR dev with the dictionary matcher: fast (the default) F1 0.839 at ~210 abstracts/s for
+# NER + linking on 2 cores, trained in ~5 min; accurate F1 0.842 at ~90/s, trained in 20-40 min
+# (docs/nlp_design.md).
 NER_PROFILES: dict[str, tuple[str, int, int]] = {
     "accurate": (DEFAULT_NER_NAME, 128, 4),
     "fast": (f"{DEFAULT_NER_NAME}-fast", 64, 2),
@@ -40,7 +41,7 @@ class NLPSettings(BaseSettings):
     # bc5cdr labels CHEMICAL/DISEASE and bionlp13cg's GENE_OR_GENE_PRODUCT are built in).
     ner_label_map: str = ""
     # which of the project's trained NER models to use (`targetkg nlp train-ner --profile`)
-    ner_profile: Literal["accurate", "fast"] = "accurate"
+    ner_profile: Literal["accurate", "fast"] = "fast"
     relation_model: str | None = None  # path of a relation model (.joblib)
     sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
     # the dictionary matcher (`nlp.dictionary`): KB names the NER missed become entities

@@ -24,8 +24,9 @@ if [ -f "$expr/GSE10072_clock_genes.csv" ]; then
     --drop condition --run-id gse10072 --cohort GSE10072 --write-overlay
   targetkg bn ecv gse10072 --group-a tumor --group-b non-tumor
 fi
-# Literature: the project's own NER and relation models (trained once from the BC5CDR and BioRED
-# training splits, then cached; ~15-30 min on 2 cores), then grounded, evidenced relations from
+# Literature: the project's own NER (default profile "fast": ~5 min on 2 cores; `--profile accurate`
+# takes 20-40 min for +0.003 F1) and relation models, trained once from the BC5CDR and BioRED
+# training splits and cached, then grounded, evidenced relations from
 # real abstracts (the corpora's development sets: 600 PubMed abstracts).
 targetkg nlp train-ner --if-missing --max-minutes 30
 targetkg nlp train-relations --if-missing
