@@ -288,32 +288,33 @@ def learn_terms(kb: TargetKGKnowledgeBase, documents: Sequence, nlp: Language,
 # --------------------------------------------------------------------------------------
 
 
-def _training_documents() -> tuple[list, list[str]]:
+def _training_files() -> list[Path]:
     from .config import corpora
-    from .readers import read_pubtator
 
-    docs, digests = [], []
-    for c in corpora().values():
-        if c.train.is_file():
-            docs += list(read_pubtator(c.train))
-            digests.append(hashlib.sha256(c.train.read_bytes()).hexdigest()[:12])
-    return docs, digests
+    return [c.train for c in corpora().values() if c.train.is_file()]
 
 
 def build_dictionary(kb_dir: str | Path | None = None, policy: DictionaryPolicy = DictionaryPolicy(),
                      force: bool = False, progress: bool = False) -> Path:
-    """Learn the firing terms (once) and cache them; returns the cache file."""
+    """Learn the firing terms (once) and cache them; returns the cache file. Without the
+    training splits nothing can be learned and no term fires."""
     from .components import blank_pipeline
     from .config import nlp_settings
+    from .kb import KB_VERSION
+    from .readers import read_pubtator
 
     kb_path = Path(kb_dir) if kb_dir else build_linker_kb(progress=progress)
-    kb = TargetKGKnowledgeBase(kb_path / KB_FILE)
-    docs, digests = _training_documents()
-    tag = hashlib.sha256(json.dumps([DICTIONARY_VERSION, kb.version, str(kb_path), asdict(policy), digests],
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    kb_file = kb_path / KB_FILE
+    files = _training_files()
+    # the cache key names what the terms are learned from; the KB itself is loaded only to learn
+    key = [DICTIONARY_VERSION, KB_VERSION, str(kb_file), kb_file.stat().st_size, kb_file.stat().st_mtime_ns,
+           asdict(policy), [hashlib.sha256(f.read_bytes()).hexdigest()[:12] for f in files]]
+    tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     out = nlp_settings().root / "dictionary" / f"{DICTIONARY_VERSION}-{tag}.pickle"
     if out.is_file() and not force:
         return out
+    kb = TargetKGKnowledgeBase(kb_file)
+    docs = [d for f in files for d in read_pubtator(f)]
     learned = learn_terms(kb, docs, blank_pipeline(), policy)
     learned.update({"version": DICTIONARY_VERSION, "kb_version": kb.version, "policy": asdict(policy)})
     if progress:
