@@ -275,7 +275,7 @@ def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8
     # scispaCy's detector runs a Matcher that is empty for abstracts without abbreviations
     warnings.filterwarnings("ignore", message=r"\[W036\]")
 
-    if dictionary and "targetkg_dictionary" not in nlp.pipe_names:
+    if dictionary and link and "targetkg_dictionary" not in nlp.pipe_names:  # it needs the KB
         from . import dictionary as _dictionary  # noqa: F401  (registers the factory)
 
         nlp.add_pipe("targetkg_dictionary", config={"kb_dir": kb_dir})
