@@ -221,3 +221,53 @@ def test_cli_learn_ecv_simulate_overlay(empty_db, settings, tmp_path):
     assert out.exit_code == 0, out.output
     out = r.invoke(bn_app, ["overlay", "delete", "clitest-basal"])
     assert out.exit_code == 1
+
+
+def test_warehouse_priors_from_curated_relationships(empty_db, settings):
+    """Curated gene-gene relationships (and those of the genes' protein products) become soft
+    priors; symmetric predicates both ways, directed ones one way; text-mined edges only on request."""
+    from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.model import Edge, Node, Provenance
+    from targetkg.models.bn.data import map_variables
+    from targetkg.models.bn.priors import warehouse_prior_edges
+
+    drv, db = empty_db, settings.neo4j_database
+    _write_genes(drv)  # PER1 -INTERACTS_WITH-> CRY2 (curated)
+    w = GraphWriter(drv, release="qa", progress=False)
+    w.write([Node("UniProtKB:O15516", "Protein", "CLOCK protein"),
+             Edge("UniProtKB:O15516", "Protein", "GENE_PRODUCT_OF", CURIE["CLOCK"], "Gene", "hgnc_uniprot_mapping"),
+             Edge(CURIE["ARNTL"], "Gene", "REGULATES", "UniProtKB:O15516", "Protein", "controls-state-change-of"),
+             Edge(CURIE["NR1D1"], "Gene", "PRECEDES", CURIE["DBP"], "Gene", "test")],
+            Provenance("infores:pathway-commons", "12"))
+    w.write([Edge(CURIE["PER2"], "Gene", "INTERACTS_WITH", CURIE["TEF"], "Gene", "Bind")],
+            Provenance("infores:targetkg-literature", "1", agent_type="text_mining_agent"))
+
+    info = map_variables(list(GENES) + ["bmi"], symbol_to_curie=CURIE)
+    pri = warehouse_prior_edges(drv, db, info)
+    assert set(pri.edges) == {("PER1", "CRY2"), ("CRY2", "PER1"), ("ARNTL", "CLOCK")}
+    assert pri.genes == 12 and pri.summary()["relationships_by_type"] == {"INTERACTS_WITH": 1, "REGULATES": 1}
+    row = pri.support[pri.support["type"] == "REGULATES"].iloc[0]
+    assert (row["source"], row["target"], row["sources"]) == ("ARNTL", "CLOCK", ["infores:pathway-commons"])
+    with_text = warehouse_prior_edges(drv, db, info, text_mined=True)
+    assert {("PER2", "TEF"), ("TEF", "PER2")} <= set(with_text.edges)
+    assert set(warehouse_prior_edges(drv, db, info, ["precedes"]).edges) == {("NR1D1", "DBP")}
+    with pytest.raises(ValueError, match="PREDICTED_TARGETS"):
+        warehouse_prior_edges(drv, db, info, ["PREDICTED_TARGETS"])
+
+    # the CLI reads them, learns with them and records which relationships informed the run
+    from typer.testing import CliRunner
+
+    from targetkg.models.bn.cli import bn_app
+
+    path, df, _ = _matrix()
+    out = CliRunner().invoke(bn_app, ["learn", str(path), "--drop", "condition", "--run-id", "priors", "--confidence", "none",
+                                      "--warehouse-priors", "--prior-weight", "1000"])
+    assert out.exit_code == 0, out.output
+    assert "3 prior edges among 12 genes" in out.output
+    folder = settings.home / "bn" / "priors"
+    run = json.loads((folder / "run.json").read_text())
+    assert run["warehouse_priors"]["prior_edges"] == 3 and run["warehouse_priors"]["weight"] == 1000
+    edges = pd.read_csv(folder / "edges.tsv", sep="\t")
+    found = set(zip(edges["source"], edges["target"]))
+    assert ("ARNTL", "CLOCK") in found and ({("PER1", "CRY2"), ("CRY2", "PER1")} & found)  # a huge bonus wins
+    assert (folder / "prior_edges.tsv").read_text().count("\n") == 3  # header + 2 relationships

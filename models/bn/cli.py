@@ -24,6 +24,8 @@ from rich.table import Table
 
 from targetkg.settings import get_settings
 
+from .priors import DEFAULT_PRIOR_TYPES
+
 bn_app = typer.Typer(no_args_is_help=True, help="Bayesian networks: learn, Delta ECv, knockdown simulation, overlays.")
 overlay_app = typer.Typer(no_args_is_help=True, help="Overlays in Neo4j: list, delete.")
 bn_app.add_typer(overlay_app, name="overlay")
@@ -174,23 +176,49 @@ def learn_cmd(
     write_overlay_: bool = typer.Option(False, "--write-overlay", help="Write the basal network as an overlay."),
     overlay_id: str | None = typer.Option(None, help="Overlay id (default: <run_id>-basal)."),
     release: str | None = typer.Option(None, help="Release stamped on the overlay."),
+    warehouse_priors: bool = typer.Option(False, "--warehouse-priors",
+                                          help="Soft priors: the warehouse's curated relationships between the variables' genes."),
+    prior_types: str = typer.Option(",".join(DEFAULT_PRIOR_TYPES), help="Relationship types used as priors (comma-separated)."),
+    prior_weight: float = typer.Option(2.0, help="Score bonus (nats) per prior edge."),
+    prior_text_mined: bool = typer.Option(False, "--prior-text-mined", help="Also text-mined edges as priors."),
 ):
     """Learn a network from a matrix and save it to <home>/bn/<run_id>."""
     from .api import learn
+    from .data import map_variables
 
     df = _read_data(matrix, drop)
     run_id = run_id or f"{matrix.stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     folder = run_dir(run_id)
     sym, vocab = _gene_map(gene_map, vocabulary)
+    priors = None
+    if warehouse_priors:
+        from .priors import warehouse_prior_edges
+
+        info = map_variables([str(c) for c in df.columns], vocabulary=vocab, symbol_to_curie=sym)
+        try:
+            priors = warehouse_prior_edges(_driver(), get_settings().neo4j_database, info, prior_types.split(","),
+                                           text_mined=prior_text_mined)
+        except ValueError as exc:
+            _fail(str(exc))
+        summary = priors.summary()
+        console.print(f"warehouse priors: {summary['prior_edges']} prior edges among {summary['genes']} genes "
+                      f"({summary['relationships_by_type'] or 'no relationships of ' + ', '.join(summary['types'])})")
     try:
         net = learn(df, score=score, screening=screening, confidence=confidence, n_bootstrap=n_bootstrap,
-                    max_parents=max_parents, seed=seed, symbol_to_curie=sym, vocabulary=vocab)
+                    max_parents=max_parents, seed=seed, symbol_to_curie=sym, vocabulary=vocab,
+                    prior_edges=priors.edges if priors else None, prior_weight=prior_weight)
     except ValueError as exc:
         _fail(str(exc))
+    if priors is not None:
+        net.meta["warehouse_priors"] = {**priors.summary(), "weight": prior_weight, "text_mined": prior_text_mined}
     save_network(net, folder)
+    if priors is not None:  # which curated relationships informed the run, with their sources
+        priors.support.assign(sources=priors.support["sources"].map("|".join)).to_csv(
+            folder / "prior_edges.tsv", sep="\t", index=False)
     run = {"run_id": run_id, "matrix": str(matrix.resolve()), "drop": drop,
            "metadata": str(metadata.resolve()) if metadata else None, "group_column": group_column,
-           "cohort": cohort or matrix.stem, "release": release}
+           "cohort": cohort or matrix.stem, "release": release,
+           "warehouse_priors": net.meta.get("warehouse_priors")}
     (folder / "run.json").write_text(json.dumps(run, indent=1))
     console.print(f"network: {len(net.variables)} variables, {len(net.edges)} edges -> {folder}")
     if write_overlay_:
