@@ -6,6 +6,7 @@ settings; callers only ask for `driver()` / `session()`.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from contextlib import contextmanager
 
@@ -82,6 +83,11 @@ def close_all() -> None:
         for drv in _drivers.values():
             drv.close()
         _drivers.clear()
+
+
+# The shared drivers live for the whole process; close them at exit rather than leave it to the
+# garbage collector (the driver warns about that, and may drop the last bookmarks).
+atexit.register(close_all)
 
 
 @contextmanager
