@@ -197,10 +197,12 @@ class GraphWriter:
 
     def _type_has_edges(self, rel_type: str, source: str) -> bool:
         """Does the graph hold any `rel_type` edge from `source`? (Scans that type's edges once.)"""
-        records, _, _ = self.drv.execute_query(
-            f"MATCH ()-[r:{rel_type}]->() WHERE r.primary_knowledge_source = $source RETURN 1 AS hit LIMIT 1",
-            {"source": source}, database_=self.database,
-        )
+        # On an empty store the property key does not exist yet and the server would warn about a
+        # possible typo (UnknownPropertyKeyWarning) on every fresh build: not useful to the user.
+        with self.drv.session(database=self.database, notifications_min_severity="OFF") as session:
+            records = session.run(
+                f"MATCH ()-[r:{rel_type}]->() WHERE r.primary_knowledge_source = $source RETURN 1 AS hit LIMIT 1",
+                {"source": source}).values()
         return bool(records)
 
     def write(self, records: Iterable[Node | Edge], provenance: Provenance, total: int | None = None,
