@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
         names = [x.strip() for x in args.profiles.split(",") if x.strip()]
         models = []
         for name in names:
+            if name not in NER_PROFILES:
+                raise SystemExit(f"--profiles: unknown profile {name!r} (known: {', '.join(NER_PROFILES)})")
             path = settings.ner_dir(NER_PROFILES[name][0])
             if (path / "config.cfg").is_file():
                 models.append((name, str(path)))
