@@ -72,7 +72,6 @@ class DictionaryPolicy:
 # --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
 def token_key(text: str) -> str:
     """A token's part of the KB's normalised key (`kb.normalize` without the plural rule)."""
     if text.isascii():
