@@ -1,8 +1,8 @@
 """Benchmark of the literature pipeline: abstracts/s and peak memory, 1 and 2 processes.
 
-    python bench/nlp.py [--docs 1500] [--processes 1,2] [--profiles fast,accurate] [--ner-model PATH] [--kb-dir PATH]
+    python bench/nlp.py [--docs 1500] [--processes 1,2] [--profiles fast,accurate,ensemble] [--ner-model PATH] [--kb-dir PATH]
 
-Each NER profile (`targetkg nlp train-ner --profile accurate|fast`) whose model is trained is
+Each NER profile (`targetkg nlp train-ner --profile fast|medium|accurate|ensemble`) whose model is trained is
 measured in turn; the JSON's top-level figures are the first (default) profile's, `by_profile` has all.
 
 Stages timed on real abstracts (BC5CDR training + development, BioRED training + development,
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=1500)
     ap.add_argument("--processes", default="1,2")
-    ap.add_argument("--profiles", default="fast,accurate", help="NER profiles to measure, each with its trained model (the first: the default)")
+    ap.add_argument("--profiles", default="fast,accurate,ensemble", help="NER profiles to measure, each with its trained model (the first: the default)")
     ap.add_argument("--ner-model", default=None, help="one model folder or package instead of the profiles")
     ap.add_argument("--kb-dir", default=None)
     ap.add_argument("--relation-model", default=None)
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     _DOCS = [type(d)(d.id, d.title, d.abstract, d.year) for d in docs[: args.docs]]  # text only
     words = sum(len(d.text.split()) for d in _DOCS)
 
-    from targetkg.nlp.config import NER_PROFILES, nlp_settings
+    from targetkg.nlp.config import nlp_settings, profile_folder
+    from targetkg.nlp.ensemble import is_ensemble
     from targetkg.nlp.pipeline import LiteraturePipeline
 
     if args.ner_model:
@@ -136,10 +137,11 @@ def main(argv: list[str] | None = None) -> dict:
         names = [x.strip() for x in args.profiles.split(",") if x.strip()]
         models = []
         for name in names:
-            if name not in NER_PROFILES:
-                raise SystemExit(f"--profiles: unknown profile {name!r} (known: {', '.join(NER_PROFILES)})")
-            path = settings.ner_dir(NER_PROFILES[name][0])
-            if (path / "config.cfg").is_file():
+            try:
+                path = settings.ner_dir(profile_folder(name))
+            except ValueError as exc:
+                raise SystemExit(f"--profiles: {exc}")
+            if (path / "config.cfg").is_file() or is_ensemble(path):
                 models.append((name, str(path)))
             else:
                 print(f"(profile {name}: no trained model at {path}; `targetkg nlp train-ner --profile {name}`)")

@@ -28,15 +28,32 @@ def train_ner(output: Path | str | None = None, corpora_names: Sequence[str] = (
               **config):
     """Train the NER model on the training splits and save it (default: the profile's cache folder).
 
-    `profile` ("accurate" | "fast", default: the `ner_profile` setting) sets the folder and the
-    tok2vec width and depth; explicit `width` / `depth` win."""
-    from .config import NER_PROFILES
+    `profile` ("accurate" | "medium" | "fast", default: the `ner_profile` setting) sets the folder
+    and the tok2vec width and depth; explicit `width` / `depth` win. An ensemble profile
+    ("ensemble") trains each member profile that is not trained yet, then writes the ensemble
+    folder, and returns the members' results."""
+    from .config import NER_ENSEMBLES, NER_PROFILES, profile_folder
     from .ner import NERConfig, train
 
     settings = nlp_settings()
     profile = profile or settings.ner_profile
-    if profile not in NER_PROFILES:
-        raise ValueError(f"unknown NER profile {profile!r}: expected one of {', '.join(NER_PROFILES)}")
+    profile_folder(profile)  # a clear error for an unknown name
+    if profile in NER_ENSEMBLES:
+        from .ensemble import write_ensemble
+
+        if output or width or config.get("depth"):
+            raise ValueError(f"profile {profile!r} is an ensemble: its members' folders and sizes are fixed "
+                             "(train a single model with --profile fast|medium|accurate to change them)")
+        folder, members = NER_ENSEMBLES[profile]
+        results = {}
+        for member in members:
+            if (settings.ner_dir(NER_PROFILES[member][0]) / "config.cfg").is_file():
+                continue
+            results[member] = train_ner(corpora_names=corpora_names, max_docs=max_docs, max_epochs=max_epochs,
+                                        max_seconds=max_seconds, progress=progress, patience=patience,
+                                        profile=member, **config)
+        write_ensemble(settings.ner_dir(folder), [NER_PROFILES[m][0] for m in members])
+        return results
     folder, p_width, p_depth = NER_PROFILES[profile]
     width = width or p_width
     config.setdefault("depth", p_depth)

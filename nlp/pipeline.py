@@ -34,6 +34,7 @@ from spacy.util import filter_spans
 from . import components as _components  # noqa: F401  (registers targetkg_sentences)
 from .components import LABELS, TYPE_TO_LABEL, add_sentence_splitter
 from .config import NLPSettings, nlp_settings
+from .ensemble import ensemble_members, is_ensemble  # the module also registers targetkg_ner_vote
 from .readers import Document
 
 
@@ -188,13 +189,19 @@ def load_ner(ner_model: str | Path | None = None, settings: NLPSettings | None =
     name = ner_model or settings.ner_model
     if name is None:
         path = settings.ner_dir()
-        if not (path / "config.cfg").is_file():
+        if not (path / "config.cfg").is_file() and not is_ensemble(path):
             raise FileNotFoundError(
                 f"no NER model at {path}: train one with `targetkg nlp train-ner --profile {settings.ner_profile}` "
                 "(or set TARGETKG_NLP_NER_MODEL "
                 "to an installed spaCy/scispaCy model)")
         name = path
+    vote = None
+    if isinstance(name, (str, Path)) and is_ensemble(name):  # the first member is the pipeline's own NER
+        members, min_votes = ensemble_members(name)
+        name, vote = members[0], {"members": [str(m) for m in members[1:]], "min_votes": min_votes}
     nlp = spacy.load(name, exclude=["lemmatizer", "attribute_ruler"])
+    if vote is not None:
+        nlp.add_pipe("targetkg_ner_vote", after="ner", config=vote)
     own = nlp.meta.get("name") == "targetkg_ner"
     if not own:
         extra = dict(kv.split("=", 1) for kv in settings.ner_label_map.split(",") if "=" in kv)
@@ -237,6 +244,9 @@ class LiteraturePipeline:
             if self.nlp.has_pipe("ner"):
                 weights = self.nlp.get_pipe("ner").to_bytes(exclude=["vocab"])
                 ner = f"{ner}-{hashlib.sha256(weights).hexdigest()[:8]}"
+            if self.nlp.has_pipe("targetkg_ner_vote"):  # the other members' weights and the vote rule
+                voter = self.nlp.get_pipe("targetkg_ner_vote")
+                ner = f"{ner}+vote{voter.min_votes}of{len(voter.models) + 1}-{voter.weights_digest()}"
             if self.nlp.has_pipe("targetkg_dictionary"):
                 from .dictionary import DICTIONARY_VERSION
 

@@ -477,3 +477,85 @@ def test_ner_profiles_pick_their_own_model_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-ner --profile accurate"):
         load_ner(settings=NLPSettings(cache_dir=tmp_path, ner_profile="accurate"))
     assert NLPSettings(cache_dir=tmp_path).ner_dir() == fast  # the default profile
+
+
+def test_ner_vote_keeps_spans_of_the_majority():
+    """Exact span + label counts as one vote; a majority keeps it; overlaps go to more votes, then length."""
+    from targetkg.nlp.components import blank_pipeline
+    from targetkg.nlp.ensemble import vote
+
+    nlp = blank_pipeline()
+    text = "Acute renal failure after cisplatin and lithium in a patient with nephrotoxicity ."
+
+    def doc_with(*spans):
+        d = nlp.make_doc(text)
+        d.ents = [d.char_span(text.index(s), text.index(s) + len(s), label=lab) for s, lab in spans]
+        return d
+
+    main = doc_with(("Acute renal failure", "DISEASE"), ("cisplatin", "CHEMICAL"), ("patient", "DISEASE"))
+    second = doc_with(("renal failure", "DISEASE"), ("cisplatin", "CHEMICAL"), ("lithium", "CHEMICAL"))
+    third = doc_with(("Acute renal failure", "DISEASE"), ("lithium", "GENE"), ("nephrotoxicity", "DISEASE"))
+    kept = [(s.text, s.label_) for s in vote(main, [second, third], min_votes=2)]
+    # "patient", "nephrotoxicity" and "renal failure" have one vote; lithium's two votes disagree on the label
+    assert kept == [("Acute renal failure", "DISEASE"), ("cisplatin", "CHEMICAL")]
+    # one vote is enough at min_votes=1; the overlapping shorter span loses to the one with two votes
+    loose = [(s.text, s.label_) for s in vote(main, [second, third], min_votes=1)]
+    assert ("Acute renal failure", "DISEASE") in loose and ("renal failure", "DISEASE") not in loose
+    assert ("nephrotoxicity", "DISEASE") in loose and ("patient", "DISEASE") in loose
+
+
+def test_ner_ensemble_folder_loads_votes_and_names_its_members(tiny_ner, dev_docs, tmp_path):
+    """An ensemble folder works wherever one NER model does (TARGETKG_NLP_NER_MODEL, profiles, evaluate):
+    the tiny NER plus two members that tag the gold mentions -> the vote keeps exactly the gold-tagged
+    spans, and the tiny model's own extra spans (one vote) are dropped."""
+    from targetkg.nlp.components import TYPE_TO_LABEL, add_sentence_splitter, blank_pipeline
+    from targetkg.nlp.ensemble import write_ensemble
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    docs = dev_docs[:30]
+    patterns = sorted({(TYPE_TO_LABEL[m.type], m.text) for d in docs for m in d.mentions if m.type in TYPE_TO_LABEL})
+    for name in ("gold-a", "gold-b"):  # a member is any pipeline with a component named "ner"
+        nlp = blank_pipeline()
+        add_sentence_splitter(nlp)
+        ruler = nlp.add_pipe("entity_ruler", name="ner", config={"phrase_matcher_attr": "ORTH"})
+        ruler.add_patterns([{"label": lab, "pattern": text} for lab, text in patterns])
+        nlp.to_disk(tmp_path / name)
+    ens = write_ensemble(tmp_path / "ensemble", [str(tiny_ner), "gold-a", "gold-b"])
+
+    tiny = LiteraturePipeline.load(ner_model=tiny_ner, with_relations=False, link=False)
+    gold = LiteraturePipeline.load(ner_model=tmp_path / "gold-a", with_relations=False, link=False)
+    voted = LiteraturePipeline.load(ner_model=ens, with_relations=False, link=False)
+    assert voted.nlp.pipe_names.index("targetkg_ner_vote") == voted.nlp.pipe_names.index("ner") + 1
+    assert "+vote2of3-" in voted.model_version and voted.model_version.startswith(tiny.model_version.split("+")[0])
+
+    def spans(pipe):
+        return [{(e.start, e.end, e.label) for e in ex.entities} for ex in pipe.extract(docs, relations=False)]
+
+    tiny_s, gold_s, voted_s = spans(tiny), spans(gold), spans(voted)
+    assert voted_s == gold_s
+    assert sum(len(t - g) for t, g in zip(tiny_s, gold_s)) > 0  # the tiny model did add spans of its own
+
+    # a member that is not trained, or a bad vote count, is a clear error naming the ensemble file
+    write_ensemble(tmp_path / "broken", [str(tiny_ner), "not-trained"])
+    with pytest.raises(FileNotFoundError, match=r"broken/ensemble.json: member model\(s\) not trained: .*not-trained"):
+        LiteraturePipeline.load(ner_model=tmp_path / "broken", with_relations=False, link=False)
+    write_ensemble(tmp_path / "votes", [str(tiny_ner), "gold-a"], min_votes=3)
+    with pytest.raises(ValueError, match="field 'min_votes' must be between 1 and 2, got 3"):
+        LiteraturePipeline.load(ner_model=tmp_path / "votes", with_relations=False, link=False)
+
+
+def test_ensemble_profile_trains_only_missing_members_and_writes_its_folder(tmp_path, monkeypatch):
+    from targetkg.nlp import api
+    from targetkg.nlp.config import NER_ENSEMBLES, NER_PROFILES, NLPSettings
+
+    monkeypatch.setenv("TARGETKG_NLP_CACHE_DIR", str(tmp_path))
+    folder, members = NER_ENSEMBLES["ensemble"]
+    for m in members:  # every member already trained: nothing is trained again
+        (tmp_path / "ner" / NER_PROFILES[m][0]).mkdir(parents=True)
+        (tmp_path / "ner" / NER_PROFILES[m][0] / "config.cfg").write_text("[nlp]\n")
+    assert api.train_ner(profile="ensemble") == {}
+    spec = json.loads((tmp_path / "ner" / folder / "ensemble.json").read_text())
+    assert spec == {"members": [NER_PROFILES[m][0] for m in members], "min_votes": 2}
+    assert NLPSettings(ner_profile="ensemble").ner_dir() == tmp_path / "ner" / folder
+    with pytest.raises(ValueError, match="is an ensemble"):
+        api.train_ner(profile="ensemble", width=32)
