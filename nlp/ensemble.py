@@ -24,7 +24,7 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans, minibatch
+from spacy.util import minibatch
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -75,8 +75,16 @@ def vote(doc: Doc, others: Iterable[Doc], min_votes: int) -> list[Span]:
             span = doc.char_span(start, end, label=label)
             if span is not None:  # members share the tokenizer rules, so this only guards foreign models
                 kept.append((n, span))
+    # With a majority rule two kept spans never overlap (each model votes for one of them at most);
+    # below a majority they can: more votes win, then the longer span (filter_spans only knows length).
     kept.sort(key=lambda x: (-x[0], -(x[1].end - x[1].start), x[1].start))
-    return sorted(filter_spans([s for _, s in kept]), key=lambda s: s.start)
+    taken: set[int] = set()
+    chosen = []
+    for _, span in kept:
+        if taken.isdisjoint(range(span.start, span.end)):
+            chosen.append(span)
+            taken.update(range(span.start, span.end))
+    return sorted(chosen, key=lambda s: s.start)
 
 
 class NERVote:

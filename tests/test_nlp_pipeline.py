@@ -502,6 +502,10 @@ def test_ner_vote_keeps_spans_of_the_majority():
     loose = [(s.text, s.label_) for s in vote(main, [second, third], min_votes=1)]
     assert ("Acute renal failure", "DISEASE") in loose and ("renal failure", "DISEASE") not in loose
     assert ("nephrotoxicity", "DISEASE") in loose and ("patient", "DISEASE") in loose
+    # votes beat length: two models say "renal failure", one says "Acute renal failure"
+    shorter = [(s.text, s.label_) for s in vote(doc_with(("Acute renal failure", "DISEASE")),
+                                                   [second, doc_with(("renal failure", "DISEASE"))], min_votes=1)]
+    assert ("renal failure", "DISEASE") in shorter and ("Acute renal failure", "DISEASE") not in shorter
 
 
 def test_ner_ensemble_folder_loads_votes_and_names_its_members(tiny_ner, dev_docs, tmp_path):
