@@ -50,9 +50,9 @@ def ensemble_members(path: str | Path) -> tuple[list[Path], int]:
     if missing:
         raise FileNotFoundError(f"{where}: member model(s) not trained: {', '.join(missing)} "
                                 "(`targetkg nlp train-ner --profile ensemble` trains them)")
-    min_votes = int(spec.get("min_votes") or len(members) // 2 + 1)
-    if not 1 <= min_votes <= len(members):
-        raise ValueError(f"{where}: field 'min_votes' must be between 1 and {len(members)}, got {min_votes}")
+    min_votes = spec.get("min_votes") or len(members) // 2 + 1
+    if not isinstance(min_votes, int) or not 1 <= min_votes <= len(members):
+        raise ValueError(f"{where}: field 'min_votes' must be an integer between 1 and {len(members)}, got {min_votes!r}")
     return members, min_votes
 
 

@@ -544,7 +544,7 @@ def test_ner_ensemble_folder_loads_votes_and_names_its_members(tiny_ner, dev_doc
     with pytest.raises(FileNotFoundError, match=r"broken/ensemble.json: member model\(s\) not trained: .*not-trained"):
         LiteraturePipeline.load(ner_model=tmp_path / "broken", with_relations=False, link=False)
     write_ensemble(tmp_path / "votes", [str(tiny_ner), "gold-a"], min_votes=3)
-    with pytest.raises(ValueError, match="field 'min_votes' must be between 1 and 2, got 3"):
+    with pytest.raises(ValueError, match="field 'min_votes' must be an integer between 1 and 2, got 3"):
         LiteraturePipeline.load(ner_model=tmp_path / "votes", with_relations=False, link=False)
 
 
