@@ -112,7 +112,10 @@ def propagate_abbreviations(doc: Doc) -> Doc:
             by_tok[i] = e
     new: list[Span] = []
     relabel: dict[tuple[int, int], str] = {}
-    for short in doc._.abbreviations:
+    # scispaCy collects the short forms in a set of Spans, whose hash includes id(doc): in text
+    # order, a long form whose short forms were tagged differently gets the first one's type in
+    # every run, not whichever the set yielded first
+    for short in sorted(doc._.abbreviations, key=lambda s: (s.start, s.end)):
         long_form = short._.long_form
         if not isinstance(long_form, Span):
             continue

@@ -243,6 +243,37 @@ def test_abbreviations_propagate_entity_types(kb_dir):
     assert Span.has_extension("long_form")
 
 
+def test_abbreviation_propagation_does_not_depend_on_the_order_scispacy_yields_short_forms():
+    """scispaCy keeps an abbreviation's short forms in a set of Spans (hashed with id(doc)), so their
+    order changes from run to run; a long form whose short forms the NER typed differently must get
+    the same type every time (the first short form's), or a re-run loads other entities."""
+    import random
+
+    import scispacy.abbreviation  # noqa: F401  (registers Span._.long_form, Doc._.abbreviations)
+    from spacy.tokens import Span
+
+    from targetkg.nlp.components import blank_pipeline
+    from targetkg.nlp.pipeline import propagate_abbreviations
+
+    nlp = blank_pipeline()
+    text = "Factor VIII related antigen (FVIIIRAg) rose ; FVIIIRAg fell ; FVIIIRAg was stable ."
+    results = set()
+    for seed in range(8):
+        doc = nlp.make_doc(text)
+        starts = [i for i, t in enumerate(doc) if t.text == "FVIIIRAg"]
+        doc.ents = [Span(doc, starts[0], starts[0] + 1, label="GENE"), Span(doc, starts[1], starts[1] + 1, label="DISEASE")]
+        long_form = doc[0:4]
+        shorts = [doc[i:i + 1] for i in starts]
+        for sf in shorts:
+            sf._.long_form = long_form
+        random.Random(seed).shuffle(shorts)
+        doc._.abbreviations = shorts
+        doc = propagate_abbreviations(doc)
+        results.add(tuple((e.text, e.label_) for e in doc.ents))
+    assert len(results) == 1
+    assert next(iter(results))[0] == ("Factor VIII related antigen", "GENE")
+
+
 def test_known_relation_from_known_abstract(relation_model, dev_docs):
     from targetkg.nlp.pipeline import gold_extracted
     from targetkg.nlp.relations import RelationExtractor
