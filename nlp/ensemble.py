@@ -26,6 +26,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
+from .components import numpy_matmul
+
 ENSEMBLE_FILE = "ensemble.json"
 
 
@@ -91,7 +93,7 @@ class NERVote:
     def __init__(self, members: Sequence[str], min_votes: int):
         self.paths = [Path(m) for m in members]
         self.min_votes = min_votes
-        self.models = [spacy.load(p, exclude=["lemmatizer", "attribute_ruler"]) for p in self.paths]
+        self.models = [numpy_matmul(spacy.load(p, exclude=["lemmatizer", "attribute_ruler"])) for p in self.paths]
         for p, m in zip(self.paths, self.models):
             if "ner" not in m.pipe_names:
                 raise ValueError(f"{p}: ensemble member has no 'ner' component")

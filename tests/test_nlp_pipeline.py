@@ -594,3 +594,20 @@ def test_ensemble_profile_trains_only_missing_members_and_writes_its_folder(tmp_
     assert NLPSettings(ner_profile="ensemble").ner_dir() == tmp_path / "ner" / folder
     with pytest.raises(ValueError, match="is an ensemble"):
         api.train_ner(profile="ensemble", width=32)
+
+
+def test_numpy_matmul_gives_the_same_entities_as_blis(tiny_ner, dev_docs):
+    """The loaded NER multiplies with numpy's OpenBLAS (faster here than thinc's blis); the entities do not change."""
+    from thinc.api import NumpyOps
+
+    from targetkg.nlp.pipeline import load_ner
+
+    fast = load_ner(tiny_ner)
+    assert all(not node.ops.use_blis for node in fast.get_pipe("ner").model.walk() if isinstance(node.ops, NumpyOps))
+    blis = load_ner(tiny_ner)  # the same pipeline (sentence boundaries constrain the NER), back on blis
+    for node in blis.get_pipe("ner").model.walk():
+        node.ops = NumpyOps(use_blis=True)
+    texts = [d.text for d in dev_docs[:40]]
+    ents = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in fast.pipe(texts)]
+    assert sum(map(len, ents)) > 200
+    assert ents == [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in blis.pipe(texts)]
