@@ -1,6 +1,7 @@
 """Top-level functions of the literature pipeline, called by the `targetkg` CLI.
 
     train_ner(...)            -> TrainResult       targetkg nlp train-ner
+    train_span_filter(...)    -> dict               targetkg nlp train-ner (stacked on a single NER model)
     train_relations(...)      -> dict               targetkg nlp train-relations
     build_kb(...)             -> Path               targetkg nlp build-kb
     evaluate(...)             -> dict               targetkg nlp evaluate --corpus/--pubtator
@@ -18,15 +19,18 @@ from targetkg.ingest.model import BadLines
 from .config import DEFAULT_RELATION_NAME, corpora, nlp_settings
 from .readers import read_documents, read_pubtator
 
-__all__ = ["train_ner", "train_relations", "build_kb", "evaluate", "extract", "load_pipeline", "literature_adapter",
-           "format_report"]
+__all__ = ["train_ner", "train_span_filter", "train_relations", "build_kb", "evaluate", "extract", "load_pipeline",
+           "literature_adapter", "format_report"]
 
 
 def train_ner(output: Path | str | None = None, corpora_names: Sequence[str] = ("bc5cdr", "biored"),
               max_docs: int | None = None, max_epochs: int = 30, max_seconds: float | None = None,
               width: int | None = None, progress: bool = True, patience: int = 6, profile: str | None = None,
-              **config):
+              span_filter: bool = True, span_filter_folds: int = 2, **config):
     """Train the NER model on the training splits and save it (default: the profile's cache folder).
+
+    Then (`span_filter`, a single model only) stack the span filter on it: `folds` more NER
+    trainings on parts of the same data, about as long as the model's own (`train_span_filter`).
 
     `profile` ("accurate" | "medium" | "fast", default: the `ner_profile` setting) sets the folder
     and the tok2vec width and depth; explicit `width` / `depth` win. An ensemble profile
@@ -51,22 +55,42 @@ def train_ner(output: Path | str | None = None, corpora_names: Sequence[str] = (
                 continue
             results[member] = train_ner(corpora_names=corpora_names, max_docs=max_docs, max_epochs=max_epochs,
                                         max_seconds=max_seconds, progress=progress, patience=patience,
-                                        profile=member, **config)
+                                        profile=member, span_filter=False, **config)  # the vote replaces it
         write_ensemble(settings.ner_dir(folder), [NER_PROFILES[m][0] for m in members])
         return results
     folder, p_width, p_depth = NER_PROFILES[profile]
     width = width or p_width
     config.setdefault("depth", p_depth)
 
+    data = _training_documents(corpora_names, max_docs)
+    out = Path(output) if output else settings.ner_dir(folder)
+    cfg = NERConfig(max_epochs=max_epochs, max_seconds=max_seconds, width=width, patience=patience, **config)
+    _, result = train(data, out, cfg, progress=progress)
+    if span_filter:
+        from .span_filter import train_span_filter as _stack
+
+        result.span_filter = _stack(out, data, folds=span_filter_folds, kb_dir=config.get("kb_dir"),
+                                    max_seconds=max_seconds, progress=progress)
+    return result
+
+
+def _training_documents(corpora_names: Sequence[str], max_docs: int | None = None) -> list:
     c = corpora()
     data = []
     for name in corpora_names:
         docs = list(read_pubtator(c[name].train))
         data.append((name, docs[:max_docs] if max_docs else docs))
-    out = Path(output) if output else settings.ner_dir(folder)
-    cfg = NERConfig(max_epochs=max_epochs, max_seconds=max_seconds, width=width, patience=patience, **config)
-    _, result = train(data, out, cfg, progress=progress)
-    return result
+    return data
+
+
+def train_span_filter(ner_dir: Path | str, corpora_names: Sequence[str] = ("bc5cdr", "biored"),
+                      max_docs: int | None = None, folds: int = 2, kb_dir: str | None = None,
+                      max_seconds: float | None = None, progress: bool = True) -> dict:
+    """Stack the span filter on an existing NER model folder (see `span_filter.train_span_filter`)."""
+    from .span_filter import train_span_filter as _stack
+
+    return _stack(ner_dir, _training_documents(corpora_names, max_docs), folds=folds, kb_dir=kb_dir,
+                  max_seconds=max_seconds, progress=progress)
 
 
 def build_kb(force: bool = False, progress: bool = True) -> Path:

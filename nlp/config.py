@@ -64,6 +64,9 @@ class NLPSettings(BaseSettings):
     sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
     # the dictionary matcher (`nlp.dictionary`): KB names the NER missed become entities
     dictionary: bool = True
+    # the NER folder's span filter (`span_filter.pkl`, trained by `targetkg nlp train-ner`) drops
+    # entities a stacked classifier scores as false positives
+    span_filter: bool = True
     link_threshold: float = 0.80  # minimum TF-IDF cosine for an approximate (non-exact) link
     relation_threshold: float = 0.5  # minimum probability of an extracted relation
     batch_size: int = 64

@@ -160,6 +160,7 @@ class TrainResult:
     seconds: float
     heldout_f1: float
     history: list[dict] = field(default_factory=list)
+    span_filter: dict | None = None  # `span_filter.train_span_filter`'s report, when one was stacked on the model
 
 
 def _score(nlp: Language, examples: Sequence[Example]) -> float:

@@ -13,6 +13,9 @@ spaCy pipeline (in order):
   targetkg_consistency  one sense per abstract: other occurrences of a tagged string get its type
   targetkg_linker       scispaCy's EntityLinker over the project's KB (see `linking`)
   targetkg_grounding    type-consistent choice of the concept, graph ids
+  targetkg_span_filter  drops spans a stacked classifier scores as false positives, when the NER
+                        model's folder has one (`span_filter`; `targetkg nlp train-ner` trains it;
+                        off with ``TARGETKG_NLP_SPAN_FILTER=0``)
 
 then, outside spaCy, the relation classifiers (`relations.RelationExtractor`) over the
 grounded entities of each abstract.
@@ -230,7 +233,13 @@ class LiteraturePipeline:
              link: bool = True) -> "LiteraturePipeline":
         settings = settings or nlp_settings()
         nlp = load_ner(ner_model, settings)
-        add_linking(nlp, kb_dir=kb_dir, threshold=settings.link_threshold, link=link, dictionary=settings.dictionary)
+        span_filter = None
+        if settings.span_filter and link:
+            from .span_filter import span_filter_file
+
+            span_filter = span_filter_file(ner_model or settings.ner_model or settings.ner_dir())
+        add_linking(nlp, kb_dir=kb_dir, threshold=settings.link_threshold, link=link, dictionary=settings.dictionary,
+                    span_filter=span_filter)
         rel = None
         if with_relations:
             from .relations import RelationExtractor
@@ -254,6 +263,10 @@ class LiteraturePipeline:
                 from .dictionary import DICTIONARY_VERSION
 
                 ner = f"{ner}+{DICTIONARY_VERSION}"
+            if self.nlp.has_pipe("targetkg_span_filter"):  # it changes which entities are kept
+                from .span_filter import FILTER_VERSION
+
+                ner = f"{ner}+{FILTER_VERSION}-{self.nlp.get_pipe('targetkg_span_filter').digest}"
             self._ner_version = ner
         rel = self.relations.version if self.relations is not None else "none"
         return f"{self._ner_version}+{rel}"
@@ -287,7 +300,7 @@ class LiteraturePipeline:
 
 
 def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8, link: bool = True,
-                consistency: bool = True, dictionary: bool = False) -> None:
+                consistency: bool = True, dictionary: bool = False, span_filter: Path | None = None) -> None:
     import warnings
 
     import scispacy.abbreviation  # noqa: F401  (registers abbreviation_detector)
@@ -313,6 +326,10 @@ def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8
             nlp.add_pipe("targetkg_linker", config={"kb_dir": kb_dir})
         if "targetkg_grounding" not in nlp.pipe_names:
             nlp.add_pipe("targetkg_grounding", config={"kb_dir": kb_dir, "threshold": threshold})
+        if span_filter is not None and "targetkg_span_filter" not in nlp.pipe_names:  # its features need the links
+            from . import span_filter as _span_filter  # noqa: F401  (registers the factory)
+
+            nlp.add_pipe("targetkg_span_filter", config={"path": str(span_filter)})
 
 
 def to_extracted(d: Document, doc: Doc) -> ExtractedDocument:
