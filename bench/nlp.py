@@ -8,8 +8,9 @@ measured in turn; the JSON's top-level figures are the first (default) profile's
 Stages timed on real abstracts (BC5CDR training + development, BioRED training + development,
 1,500 abstracts, titles included):
 
-  ner+link   tokenizer, sentences, NER, scispaCy abbreviations, scispaCy EntityLinker with the
-             project's KB, grounding
+  ner+link   tokenizer, sentences, NER, dictionary matcher, scispaCy abbreviations, scispaCy
+             EntityLinker with the project's KB, grounding, the span filter (when the NER folder
+             has one; TARGETKG_NLP_SPAN_FILTER=0 measures without it)
   full       the same plus candidate pairs and both relation classifiers (BC5CDR CID, BioRED)
 
 With 2 processes the pipeline is loaded once and the workers are forked (the 430k-concept KB
