@@ -26,7 +26,7 @@ if [ -f "$expr/GSE10072_clock_genes.csv" ]; then
 fi
 # Literature: the project's own NER (default profile "fast": ~5 min on 2 cores, then ~5 min for its
 # stacked span filter, +0.017 F1; `--profile accurate` takes 20-40 min for +0.003 F1 without a filter;
-# TARGETKG_NLP_NER_PROFILE=ensemble trains fast, medium and accurate, which vote: +0.016 F1 at ~0.3x
+# TARGETKG_NLP_NER_PROFILE=ensemble trains fast, medium and accurate, which vote: +0.016 F1 at ~0.4x
 # the speed) and relation models, trained once from the BC5CDR and BioRED
 # training splits and cached, then grounded, evidenced relations from
 # real abstracts (the corpora's development sets: 600 PubMed abstracts).

@@ -413,18 +413,19 @@ app.add_typer(nlp_app, name="nlp")
 @nlp_app.command("train-ner")
 def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder (default: the profile's folder in the cache)."),
                   max_minutes: Optional[float] = typer.Option(None, help="Training budget; the best epoch so far is kept."),
-                  if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing if the model already exists."),
+                  if_missing: bool = typer.Option(False, "--if-missing", help="Do not retrain a model that exists (a single "
+                                                  "model without a span filter still gets one)."),
                   profile: Optional[str] = typer.Option(None, help="fast (width 64, depth 2; the default; with its "
                                                         "span filter BC5CDR dev F1 0.856), medium (width 64, depth 4), "
-                                                        "accurate (width 128, depth 4: 2.4x slower) or ensemble (the three "
-                                                        "vote on each span: F1 0.855 without filter, about 3x slower; trains "
+                                                        "accurate (width 128, depth 4: 1.5x slower) or ensemble (the three "
+                                                        "vote on each span: F1 0.855 without filter, 2.6x slower; trains "
                                                         "the members not yet trained). "
                                                         "Pick one at run time with TARGETKG_NLP_NER_PROFILE."),
                   width: Optional[int] = typer.Option(None, help="tok2vec width (overrides the profile); the NER's cost grows with its square."),
                   depth: Optional[int] = typer.Option(None, help="CNN layers of the tok2vec (overrides the profile)."),
                   span_filter: bool = typer.Option(True, "--span-filter/--no-span-filter",
                                                    help="Stack the span filter on a single model (2 more NER trainings "
-                                                   "on halves of the data; BC5CDR dev F1 +0.019 for the fast profile). "
+                                                   "on halves of the data; BC5CDR dev F1 +0.017 for the fast profile). "
                                                    "With --if-missing, a present model without one gets it.")):
     """Train the NER model on the BC5CDR and BioRED training splits (cached outside the repo)."""
     from targetkg.nlp.api import train_ner, train_span_filter
