@@ -26,6 +26,22 @@ from spacy.util import compile_infix_regex, compile_suffix_regex
 LABELS = ("CHEMICAL", "DISEASE", "GENE")
 
 
+_THREADPOOL_CONTROLLERS: dict = {}
+
+
+def single_threaded(user_api: str):
+    """A context in which the `user_api` thread pools ("blas", "openmp") run one thread. The
+    threadpoolctl controller scans every loaded library (8 ms), so it is made once per API, on
+    first use (after the library is loaded: numpy's OpenBLAS at import, scikit-learn's OpenMP
+    when a model is unpickled)."""
+    controller = _THREADPOOL_CONTROLLERS.get(user_api)
+    if controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        controller = _THREADPOOL_CONTROLLERS[user_api] = ThreadpoolController()
+    return controller.limit(limits=1, user_api=user_api)
+
+
 def numpy_matmul(nlp: Language) -> Language:
     """Let the pipeline's models multiply matrices with numpy (OpenBLAS) instead of thinc's blis.
 

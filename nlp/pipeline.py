@@ -35,7 +35,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from . import components as _components  # noqa: F401  (registers targetkg_sentences)
-from .components import LABELS, TYPE_TO_LABEL, add_sentence_splitter, numpy_matmul
+from .components import LABELS, TYPE_TO_LABEL, add_sentence_splitter, numpy_matmul, single_threaded
 from .config import NLPSettings, nlp_settings
 from .ensemble import ensemble_members, is_ensemble  # the module also registers targetkg_ner_vote
 from .readers import Document
@@ -272,31 +272,58 @@ class LiteraturePipeline:
         return f"{self._ner_version}+{rel}"
 
     # ------------------------------------------------------------------ running
-    def docs(self, documents: Iterable[Document], batch_size: int = 64, n_process: int = 1) -> Iterator[tuple[Document, Doc]]:
+    def docs(self, documents: Iterable[Document], batch_size: int = 64) -> Iterator[tuple[Document, Doc]]:
+        """(document, spaCy Doc) pairs, in this process. Several processes: `extract(n_process=...)`
+        (spaCy's own `n_process` cannot ship these Docs back: span-valued extensions such as
+        ``long_form`` do not serialise)."""
         stream = ((d.text, d) for d in documents)
-        if n_process > 1:
-            import gc
-
-            # spaCy forks the workers: without this the cyclic GC of each worker walks, and so
-            # copies, every object of the 1.7 GB knowledge base (measured: 2 workers 1.45x -> 1.9x).
-            gc.collect()  # garbage now, not frozen forever
-            gc.freeze()
-        from threadpoolctl import threadpool_limits
-
         # the NER multiplies small matrices with numpy (`components.numpy_matmul`): one OpenBLAS thread
         # is faster for them (3.9 vs 4.8 ms per abstract) and does not oversubscribe the cores
-        # when several processes run; forked workers inherit the limit
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield from ((ctx, doc) for doc, ctx in self.nlp.pipe(stream, as_tuples=True, batch_size=batch_size,
-                                                                 n_process=n_process))
+        # when several processes run
+        with single_threaded("blas"):
+            yield from ((ctx, doc) for doc, ctx in self.nlp.pipe(stream, as_tuples=True, batch_size=batch_size))
 
     def extract(self, documents: Iterable[Document], batch_size: int = 64, relations: bool = True,
                 n_process: int = 1) -> Iterator[ExtractedDocument]:
-        for d, doc in self.docs(documents, batch_size=batch_size, n_process=n_process):
+        """Extracted documents in input order; `n_process` > 1 forks workers that share the loaded
+        pipeline copy-on-write and each take whole batches."""
+        if n_process > 1:
+            yield from self._extract_forked(documents, batch_size, relations, n_process)
+            return
+        for d, doc in self.docs(documents, batch_size=batch_size):
             ex = to_extracted(d, doc)
             if relations and self.relations is not None:
                 ex.relations = self.relations.predict(ex)
             yield ex
+
+    def _extract_forked(self, documents: Iterable[Document], batch_size: int, relations: bool,
+                        n_process: int) -> Iterator[ExtractedDocument]:
+        import gc
+        import multiprocessing as mp
+        from itertools import islice
+
+        global _FORKED
+        # without this the cyclic GC of each worker walks, and so copies, every object of the
+        # 1.7 GB knowledge base (measured: 2 workers 1.45x -> 1.9x one process)
+        gc.collect()  # garbage now, not frozen forever
+        gc.freeze()
+        _FORKED = (self, relations, batch_size)
+        it = iter(documents)
+        batches = iter(lambda: list(islice(it, batch_size)), [])
+        try:
+            with mp.get_context("fork").Pool(n_process) as pool:
+                for batch in pool.imap(_extract_batch, batches):
+                    yield from batch
+        finally:
+            _FORKED = None
+
+
+_FORKED: tuple | None = None  # (pipeline, relations, batch size) of `_extract_forked`, inherited by its workers
+
+
+def _extract_batch(documents: list[Document]) -> list[ExtractedDocument]:
+    pipe, relations, batch_size = _FORKED
+    return list(pipe.extract(documents, batch_size=batch_size, relations=relations))
 
 
 def add_linking(nlp: Language, kb_dir: str | None = None, threshold: float = 0.8, link: bool = True,

@@ -34,7 +34,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from .components import LABELS, TYPE_TO_LABEL
+from .components import LABELS, TYPE_TO_LABEL, single_threaded
 
 FILTER_FILE = "span_filter.pkl"
 FILTER_VERSION = "spanfilter-1"
@@ -170,23 +170,10 @@ class SpanFilterModel:
     def keep(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0, dtype=bool)
-        with _one_openmp_thread():
+        # GNU OpenMP is not fork-safe: a forked worker (`extract(n_process=...)`, the benchmark) hangs
+        # if the parent ever ran an OpenMP team. One thread costs nothing measurable here.
+        with single_threaded("openmp"):
             return self.classifier.predict_proba(X)[:, 1] >= self.threshold
-
-
-_CONTROLLER = None
-
-
-def _one_openmp_thread():
-    """sklearn's gradient boosting predicts with an OpenMP team; GNU OpenMP is not fork-safe, so a
-    forked worker (spaCy n_process, the benchmark) hangs if the parent ever started one. On a few
-    thousand spans per batch one thread costs nothing measurable."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="openmp")
 
 
 @Language.factory("targetkg_span_filter", default_config={"path": None})

@@ -678,3 +678,22 @@ def test_numpy_matmul_gives_the_same_entities_as_blis(tiny_ner, dev_docs):
     ents = [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in fast.pipe(texts)]
     assert sum(map(len, ents)) > 200
     assert ents == [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in blis.pipe(texts)]
+
+
+def test_extract_on_two_forked_processes_matches_one(tiny_ner, kb_dir, relation_model, dev_docs):
+    """`extract(n_process=2)` forks workers that share the loaded pipeline; results come back in input
+    order and equal the single-process run (spaCy's own n_process cannot ship Docs whose entities
+    carry span-valued extensions such as long_form)."""
+    from targetkg.nlp.pipeline import LiteraturePipeline
+
+    pipe = LiteraturePipeline.load(ner_model=tiny_ner, kb_dir=str(kb_dir), relation_model=relation_model)
+    docs = dev_docs[:40]
+
+    def summary(extracted):
+        return [(ex.id, [(e.start, e.end, e.label, e.concept_id) for e in ex.entities],
+                 [(r.subject, r.predicate, r.object, round(r.probability, 6)) for r in ex.relations]) for ex in extracted]
+
+    one = summary(pipe.extract(docs, batch_size=8))
+    two = summary(pipe.extract(docs, batch_size=8, n_process=2))
+    assert [s[0] for s in two] == [d.id for d in docs]
+    assert two == one and sum(len(s[1]) for s in one) > 200 and sum(len(s[2]) for s in one) > 0
