@@ -31,7 +31,6 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psutil
 

@@ -24,7 +24,6 @@ grounded entities of each abstract.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,8 +393,6 @@ def _sent_index(bounds: list[tuple[int, int]], char: int) -> int:
 def gold_extracted(d: Document, nlp: Language | None = None, kb=None) -> ExtractedDocument:
     """An ExtractedDocument from a corpus document's gold mentions and ids (for training and
     the 'gold entities' evaluation). Sentences come from the rule splitter."""
-    from .components import blank_pipeline
-
     nlp = nlp or _gold_nlp()
     doc = nlp(d.text)
     bounds = [(s.start_char, s.end_char) for s in doc.sents]

@@ -223,6 +223,18 @@ def span_filter_file(ner_model: str | Path | None) -> Path | None:
 
 # ----------------------------------------------------------------------------- training
 
+def training_record(ner_dir: str | Path) -> dict | None:
+    """The `targetkg` training record in a model folder's meta.json (configuration, epochs), or None
+    for anything else (an installed spaCy/scispaCy model, an ensemble folder, a broken file)."""
+    import json
+
+    try:
+        record = json.loads((Path(ner_dir) / "meta.json").read_text()).get("targetkg")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return record if isinstance(record, dict) and "config" in record else None
+
+
 def _fold_of(corpora_docs: Sequence[tuple[str, Sequence]], folds: int, seed: int) -> list[list[tuple[str, object, int]]]:
     """Per corpus, documents dealt to `folds` folds in a seeded random order: [(corpus, doc, fold)]."""
     import random
@@ -282,7 +294,6 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
     The classifiers are cross-fitted over the folds to choose the threshold that maximises the
     held-out F1; the saved classifier is fitted on every fold's rows, with priors from all documents.
     Returns the held-out figures (before and after filtering) and the threshold."""
-    import json
     import shutil
     import tempfile
     import time
@@ -294,12 +305,10 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
     if folds < 2:
         raise ValueError(f"span filter: folds must be >= 2, not {folds}")
     ner_dir = Path(ner_dir)
-    meta_file = ner_dir / "meta.json"
-    try:
-        own = json.loads(meta_file.read_text())["targetkg"]
-    except (OSError, KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{meta_file}: the span filter is stacked on the project's own NER models "
-                         f"(`targetkg nlp train-ner`); this folder has no TargetKG training record ({exc})") from exc
+    own = training_record(ner_dir)
+    if own is None:
+        raise ValueError(f"{ner_dir / 'meta.json'}: the span filter is stacked on the project's own NER models "
+                         "(`targetkg nlp train-ner`); this folder has no TargetKG training record")
     cfg = dict(own["config"])
     cfg["embed_rows"] = tuple(cfg["embed_rows"])
     # the fold models train as long as the model did (its best epoch): no noisy early stopping on a tiny held-out part

@@ -429,9 +429,9 @@ def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder
                                                    "With --if-missing, a present model without one gets it.")):
     """Train the NER model on the BC5CDR and BioRED training splits (cached outside the repo)."""
     from targetkg.nlp.api import train_ner, train_span_filter
-    from targetkg.nlp.config import NER_ENSEMBLES, nlp_settings, profile_folder
+    from targetkg.nlp.config import nlp_settings, profile_folder
     from targetkg.nlp.ensemble import is_ensemble
-    from targetkg.nlp.span_filter import span_filter_file
+    from targetkg.nlp.span_filter import span_filter_file, training_record
 
     settings = nlp_settings()
     profile = profile or settings.ner_profile
@@ -442,8 +442,8 @@ def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder
     budget = max_minutes * 60 if max_minutes else None
     if if_missing and (target / "config.cfg").is_file():
         console.print(f"NER model present: {target}")
-        own = (target / "meta.json").is_file() and '"targetkg"' in (target / "meta.json").read_text()
-        if span_filter and own and profile not in NER_ENSEMBLES and span_filter_file(target) is None:
+        own = training_record(target) is not None  # not an installed model or an ensemble
+        if span_filter and own and span_filter_file(target) is None:
             console.print("stacking its span filter (it has none yet)")
             try:
                 console.print(train_span_filter(target, max_seconds=budget))
