@@ -26,20 +26,21 @@ from spacy.util import compile_infix_regex, compile_suffix_regex
 LABELS = ("CHEMICAL", "DISEASE", "GENE")
 
 
-_THREADPOOL_CONTROLLERS: dict = {}
+class SingleThreaded:
+    """`with one_thread():` runs the `user_api` thread pools ("blas", "openmp") on one thread.
 
+    threadpoolctl's controller scans the loaded libraries once (8 ms), when this object is made,
+    so make it after the libraries it must limit are loaded (several OpenMP runtimes can be
+    loaded: torch's and scikit-learn's)."""
 
-def single_threaded(user_api: str):
-    """A context in which the `user_api` thread pools ("blas", "openmp") run one thread. The
-    threadpoolctl controller scans every loaded library (8 ms), so it is made once per API, on
-    first use (after the library is loaded: numpy's OpenBLAS at import, scikit-learn's OpenMP
-    when a model is unpickled)."""
-    controller = _THREADPOOL_CONTROLLERS.get(user_api)
-    if controller is None:
+    def __init__(self, user_api: str):
         from threadpoolctl import ThreadpoolController
 
-        controller = _THREADPOOL_CONTROLLERS[user_api] = ThreadpoolController()
-    return controller.limit(limits=1, user_api=user_api)
+        self.user_api = user_api
+        self.controller = ThreadpoolController()
+
+    def __call__(self):
+        return self.controller.limit(limits=1, user_api=self.user_api)
 
 
 def numpy_matmul(nlp: Language) -> Language:

@@ -34,7 +34,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from . import components as _components  # noqa: F401  (registers targetkg_sentences)
-from .components import LABELS, TYPE_TO_LABEL, add_sentence_splitter, numpy_matmul, single_threaded
+from .components import LABELS, TYPE_TO_LABEL, SingleThreaded, add_sentence_splitter, numpy_matmul
 from .config import NLPSettings, nlp_settings
 from .ensemble import ensemble_members, is_ensemble  # the module also registers targetkg_ner_vote
 from .readers import Document
@@ -225,6 +225,7 @@ class LiteraturePipeline:
         self.relations = relations
         self.settings = settings or nlp_settings()
         self._ner_version: str | None = None
+        self._one_blas_thread = SingleThreaded("blas")  # after the pipeline loaded numpy's and scipy's OpenBLAS
 
     @classmethod
     def load(cls, ner_model: str | Path | None = None, with_relations: bool = True, kb_dir: str | None = None,
@@ -279,7 +280,7 @@ class LiteraturePipeline:
         # the NER multiplies small matrices with numpy (`components.numpy_matmul`): one OpenBLAS thread
         # is faster for them (3.9 vs 4.8 ms per abstract) and does not oversubscribe the cores
         # when several processes run
-        with single_threaded("blas"):
+        with self._one_blas_thread():
             yield from ((ctx, doc) for doc, ctx in self.nlp.pipe(stream, as_tuples=True, batch_size=batch_size))
 
     def extract(self, documents: Iterable[Document], batch_size: int = 64, relations: bool = True,

@@ -34,7 +34,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from .components import LABELS, TYPE_TO_LABEL, single_threaded
+from .components import LABELS, TYPE_TO_LABEL, SingleThreaded
 
 FILTER_FILE = "span_filter.pkl"
 FILTER_VERSION = "spanfilter-1"
@@ -170,10 +170,7 @@ class SpanFilterModel:
     def keep(self, X: np.ndarray) -> np.ndarray:
         if len(X) == 0:
             return np.zeros(0, dtype=bool)
-        # GNU OpenMP is not fork-safe: a forked worker (`extract(n_process=...)`, the benchmark) hangs
-        # if the parent ever ran an OpenMP team. One thread costs nothing measurable here.
-        with single_threaded("openmp"):
-            return self.classifier.predict_proba(X)[:, 1] >= self.threshold
+        return self.classifier.predict_proba(X)[:, 1] >= self.threshold
 
 
 @Language.factory("targetkg_span_filter", default_config={"path": None})
@@ -191,11 +188,16 @@ class SpanFilter:
         data = self.path.read_bytes()
         self.model = SpanFilterModel.from_bytes(data, self.path)
         self.digest = hashlib.sha256(data).hexdigest()[:8]  # names the filter in model_version
+        # GNU OpenMP is not fork-safe: a forked worker (`extract(n_process=...)`, the benchmark) hangs
+        # if the parent ever ran an OpenMP team. One thread costs nothing measurable here. Made
+        # after unpickling, which loads scikit-learn's OpenMP runtime.
+        self._one_openmp_thread = SingleThreaded("openmp")
 
     def _apply(self, docs: list[Doc]) -> None:
         feats = [span_features(doc, self.model.priors) for doc in docs]
         X = np.vstack(feats) if feats else np.zeros((0, len(FEATURES)))
-        keep = self.model.keep(X)
+        with self._one_openmp_thread():
+            keep = self.model.keep(X)
         i = 0
         for doc, f in zip(docs, feats):
             k = keep[i:i + len(f)]
@@ -338,12 +340,18 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)
-    # cross-fitted held-out probabilities: fold f scored by a classifier fitted on the other folds
+    # cross-fitted held-out probabilities: fold f scored by a classifier fitted on the other folds.
+    # One OpenMP thread here too: a process that trained with an OpenMP team and then forks
+    # (`extract(n_process=2)` in the same notebook) would hang its workers.
+    _classifier(seed)  # imports scikit-learn's OpenMP runtime before the limit looks for it
+    one_openmp_thread = SingleThreaded("openmp")
     probs = []
-    for f in range(folds):
-        Xo = np.vstack([rows[g][0] for g in range(folds) if g != f])
-        yo = np.concatenate([rows[g][1] for g in range(folds) if g != f])
-        probs.append(_classifier(seed).fit(Xo, yo).predict_proba(rows[f][0])[:, 1] if len(rows[f][0]) else np.zeros(0))
+    with one_openmp_thread():
+        for f in range(folds):
+            Xo = np.vstack([rows[g][0] for g in range(folds) if g != f])
+            yo = np.concatenate([rows[g][1] for g in range(folds) if g != f])
+            probs.append(_classifier(seed).fit(Xo, yo).predict_proba(rows[f][0])[:, 1] if len(rows[f][0])
+                         else np.zeros(0))
     y = np.concatenate([r[1] for r in rows]).astype(bool)
     p = np.concatenate(probs)
     missed = sum(r[2] for r in rows)
@@ -354,7 +362,8 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
         r = _f1(int(y[keep].sum()), int((~y[keep]).sum()), missed + int(y[~keep].sum()))
         if r[0] > best[0]:
             best = (r[0], float(th), r)
-    final = _classifier(seed).fit(np.vstack([r[0] for r in rows]), y.astype(np.int8))
+    with one_openmp_thread():
+        final = _classifier(seed).fit(np.vstack([r[0] for r in rows]), y.astype(np.int8))
     nlp = LiteraturePipeline.load(ner_model=ner_dir, kb_dir=kb_dir, with_relations=False, settings=settings, link=False).nlp
     priors = MentionPriors.from_documents(nlp, [d for _, docs in corpora_docs for d in docs])
     report = {
