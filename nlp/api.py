@@ -107,12 +107,25 @@ def load_pipeline(ner_model: str | Path | None = None, relations: bool = True, *
     return LiteraturePipeline.load(ner_model=ner_model, with_relations=relations, **kwargs)
 
 
-def train_relations(output: Path | str | None = None, max_docs: int | None = None, progress: bool = True) -> dict:
-    """Train the relation classifiers (BC5CDR CID + BioRED) on the training splits."""
+def train_relations(output: Path | str | None = None, max_docs: int | None = None, progress: bool = True,
+                    ner_model: Path | str | None = None) -> dict:
+    """Train the relation classifiers (BC5CDR CID + BioRED) on the training splits.
+
+    The CID model also trains on the held-out documents of an NER model's span-filter stacking:
+    `ner_model` (a folder), by default the pipeline's own NER model (none for an installed
+    spaCy/scispaCy model)."""
     from .relations import train_relation_models
 
     out = Path(output) if output else nlp_settings().relation_path(DEFAULT_RELATION_NAME)
-    return train_relation_models(out, max_docs=max_docs, progress=progress)
+    return train_relation_models(out, max_docs=max_docs, progress=progress, ner_dir=default_heldout_ner_dir(ner_model))
+
+
+def default_heldout_ner_dir(ner_model: Path | str | None = None) -> Path | None:
+    """The NER folder whose held-out stacking documents the relation models train on."""
+    if ner_model is not None:
+        return Path(ner_model)
+    settings = nlp_settings()
+    return None if settings.ner_model else settings.ner_dir()
 
 
 def evaluate(corpus: str | None = None, split: str = "dev", pubtator: Path | str | None = None,

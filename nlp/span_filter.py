@@ -17,6 +17,11 @@ documents and run on the held-out fold, so the classifier learns from the kind o
 makes on text it has not seen; the priors of each fold come from the other folds only. The
 decision threshold is the one that maximises the held-out-fold F1, chosen on the training folds,
 never on the development split.
+
+The stacking's by-product is kept too: every training document as the pipeline sees it when the
+NER has not been trained on it (`heldout_documents.pkl`, unfiltered entities). The relation
+classifier trains on these as well as on the gold entities (`relations.train_relation_models`),
+so it learns what the pipeline's own, imperfect entities look like.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from spacy.util import minibatch
 from .components import LABELS, TYPE_TO_LABEL, SingleThreaded
 
 FILTER_FILE = "span_filter.pkl"
+HELDOUT_FILE = "heldout_documents.pkl"  # [(corpus, ExtractedDocument)] of the stacking's held-out folds
+HELDOUT_VERSION = 1
 FILTER_VERSION = "spanfilter-1"
 MAX_NGRAM = 4  # text counts are kept for every n-gram up to this length (longer: gold surfaces only)
 
@@ -250,9 +257,13 @@ def _fold_of(corpora_docs: Sequence[tuple[str, Sequence]], folds: int, seed: int
 
 
 def labelled_rows(nlp: Language, named_docs: Sequence[tuple[str, object]], priors: MentionPriors,
-                  corpus_labels: dict[str, set[str]], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray, int]:
+                  corpus_labels: dict[str, set[str]], batch_size: int = 64,
+                  extracted: list | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Features and labels (1 = the span and type match a gold mention) of every predicted entity of a
-    type the document's corpus annotates; and the number of gold mentions no entity matched."""
+    type the document's corpus annotates; and the number of gold mentions no entity matched.
+    With `extracted`, each document is also appended to it as (corpus, ExtractedDocument)."""
+    from .pipeline import to_extracted
+
     X, y, missed = [], [], 0
     texts = ((d.text, (name, d)) for name, d in named_docs)
     for doc, (name, d) in nlp.pipe(texts, as_tuples=True, batch_size=batch_size):
@@ -267,6 +278,8 @@ def labelled_rows(nlp: Language, named_docs: Sequence[tuple[str, object]], prior
                 X.append(f)
                 y.append(key in gold)
         missed += len(gold - pred)
+        if extracted is not None:
+            extracted.append((name, to_extracted(d, doc)))
     return (np.array(X, dtype=np.float32).reshape(-1, len(FEATURES)), np.array(y, dtype=np.int8), missed)
 
 
@@ -323,7 +336,7 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
     start = time.perf_counter()
     own_work = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="span-filter-", dir=ner_dir.parent)) if own_work else Path(work_dir)
-    rows = []
+    rows, heldout = [], []
     try:
         for f in range(folds):
             train_part = [(name, [d for n, d, k in part if k != f]) for name, part in zip((c for c, _ in corpora_docs), dealt)]
@@ -335,7 +348,7 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
             pipe = LiteraturePipeline.load(ner_model=work / f"fold{f}", kb_dir=kb_dir, with_relations=False,
                                            settings=settings)
             priors = MentionPriors.from_documents(pipe.nlp, [d for _, docs in train_part for d in docs])
-            rows.append(labelled_rows(pipe.nlp, held, priors, corpus_labels))
+            rows.append(labelled_rows(pipe.nlp, held, priors, corpus_labels, extracted=heldout))
             del pipe
     finally:
         if own_work:
@@ -371,7 +384,37 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
         "heldout_spans": int(len(y)), "heldout_gold_missed": int(missed),
         "heldout_before": {"f1": round(before[0], 4), "precision": round(before[1], 4), "recall": round(before[2], 4)},
         "heldout_after": {"f1": round(best[2][0], 4), "precision": round(best[2][1], 4), "recall": round(best[2][2], 4)},
+        "heldout_documents": len(heldout),
         "seconds": round(time.perf_counter() - start, 1),
     }
+    save_heldout_documents(ner_dir, heldout)
     SpanFilterModel(final, priors, best[1], meta=report).save(ner_dir / FILTER_FILE)
     return report
+
+
+def save_heldout_documents(ner_dir: str | Path, documents: Sequence[tuple[str, object]]) -> Path:
+    path = Path(ner_dir) / HELDOUT_FILE
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump({"version": HELDOUT_VERSION, "documents": list(documents)}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return path
+
+
+def load_heldout_documents(ner_dir: str | Path | None) -> list[tuple[str, object]] | None:
+    """The stacking's held-out documents of an NER model folder, [(corpus, ExtractedDocument)], or None
+    when the folder has none (an installed model, an ensemble, a model stacked before they were kept)."""
+    if ner_dir is None:
+        return None
+    path = Path(ner_dir) / HELDOUT_FILE
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            state = pickle.load(fh)
+    except Exception as exc:  # noqa: BLE001  (a truncated or foreign file)
+        raise ValueError(f"{path}: not readable ({exc}); restack it with `targetkg nlp train-ner --if-missing`") from exc
+    if not isinstance(state, dict) or state.get("version") != HELDOUT_VERSION:
+        raise ValueError(f"{path}: not held-out documents of version {HELDOUT_VERSION}; restack them with "
+                         "`targetkg nlp train-ner --if-missing`")
+    return state["documents"]

@@ -414,7 +414,7 @@ app.add_typer(nlp_app, name="nlp")
 def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder (default: the profile's folder in the cache)."),
                   max_minutes: Optional[float] = typer.Option(None, help="Training budget; the best epoch so far is kept."),
                   if_missing: bool = typer.Option(False, "--if-missing", help="Do not retrain a model that exists (a single "
-                                                  "model without a span filter still gets one)."),
+                                                  "model without a span filter or its held-out documents still gets them)."),
                   profile: Optional[str] = typer.Option(None, help="fast (width 64, depth 2; the default; with its "
                                                         "span filter BC5CDR dev F1 0.856), medium (width 64, depth 4), "
                                                         "accurate (width 128, depth 4: 1.5x slower) or ensemble (the three "
@@ -431,7 +431,7 @@ def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder
     from targetkg.nlp.api import train_ner, train_span_filter
     from targetkg.nlp.config import nlp_settings, profile_folder
     from targetkg.nlp.ensemble import is_ensemble
-    from targetkg.nlp.span_filter import span_filter_file, training_record
+    from targetkg.nlp.span_filter import HELDOUT_FILE, span_filter_file, training_record
 
     settings = nlp_settings()
     profile = profile or settings.ner_profile
@@ -443,8 +443,8 @@ def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder
     if if_missing and (target / "config.cfg").is_file():
         console.print(f"NER model present: {target}")
         own = training_record(target) is not None  # not an installed model or an ensemble
-        if span_filter and own and span_filter_file(target) is None:
-            console.print("stacking its span filter (it has none yet)")
+        if span_filter and own and (span_filter_file(target) is None or not (target / HELDOUT_FILE).is_file()):
+            console.print("stacking its span filter (it has none yet, or no held-out documents for the relation models)")
             try:
                 console.print(train_span_filter(target, max_seconds=budget))
             except ValueError as exc:
@@ -464,16 +464,32 @@ def nlp_train_ner(output: Optional[Path] = typer.Option(None, help="Model folder
 
 @nlp_app.command("train-relations")
 def nlp_train_relations(output: Optional[Path] = typer.Option(None, help="Model file (default: the cache)."),
-                        if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing if the model already exists.")):
+                        if_missing: bool = typer.Option(False, "--if-missing", help="Do nothing if the model already exists "
+                                                        "(unless it lacks the NER model's held-out documents that exist now)."),
+                        ner_model: Optional[Path] = typer.Option(None, help="NER model folder whose span-filter stacking "
+                                                                 "held-out documents the CID model also trains on "
+                                                                 "(default: the configured profile's).")):
     """Train the relation classifiers (BC5CDR chemical-induced disease, BioRED pairs) on the training splits."""
-    from targetkg.nlp.api import train_relations
+    from targetkg.nlp.api import default_heldout_ner_dir, train_relations
     from targetkg.nlp.config import nlp_settings
+    from targetkg.nlp.relations import RelationExtractor
+    from targetkg.nlp.span_filter import HELDOUT_FILE
 
     target = output or nlp_settings().relation_path()
     if if_missing and target.is_file():
-        console.print(f"relation model present: {target}")
-        return
-    console.print(train_relations(output=output))
+        heldout_dir = default_heldout_ner_dir(ner_model)
+        try:
+            trained_with = RelationExtractor.load(target).training.get("heldout_documents", 0)
+        except Exception:  # noqa: BLE001  (kept as it is; loading it reports the problem)
+            trained_with = None
+        if trained_with != 0 or heldout_dir is None or not (heldout_dir / HELDOUT_FILE).is_file():
+            console.print(f"relation model present: {target}")
+            return
+        console.print(f"relation model present but trained without the held-out documents in {heldout_dir}; retraining")
+    try:
+        console.print(train_relations(output=output, ner_model=ner_model))
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @nlp_app.command("evaluate")

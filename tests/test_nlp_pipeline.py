@@ -274,6 +274,34 @@ def test_abbreviation_propagation_does_not_depend_on_the_order_scispacy_yields_s
     assert next(iter(results))[0] == ("Factor VIII related antigen", "GENE")
 
 
+def test_biored_positive_correlations_of_chemicals_and_diseases_train_cid(train_docs):
+    """BioRED's chemical-disease Positive_Correlation pairs are CID training data; nothing else of
+    BioRED is, the entities stay as they are, and the corpus document is not changed."""
+    from targetkg.nlp.components import TYPE_TO_LABEL
+    from targetkg.nlp.pipeline import gold_extracted
+    from targetkg.nlp.relations import as_cid_document, featurize_docs, gold_pairs
+
+    _, br = train_docs
+    kept = dropped = 0
+    for d in br[:80]:
+        ex = gold_extracted(d)
+        cid = as_cid_document(ex)
+        label_of = {i: TYPE_TO_LABEL.get(m.type) for m in d.mentions for i in m.ids}
+        expect = {frozenset((r.id1, r.id2)) for r in d.relations if r.type == "Positive_Correlation"
+                  and {label_of.get(r.id1), label_of.get(r.id2)} == {"CHEMICAL", "DISEASE"}}
+        assert set(gold_pairs(cid, "cid")) == expect and all(r.type == "CID" for r in cid.source.relations)
+        assert cid.entities is ex.entities and d.relations == ex.source.relations and cid.source is not d
+        kept += len(expect)
+        dropped += len(d.relations) - len(expect)
+    assert kept >= 20 and dropped > kept, (kept, dropped)
+    # a document's copies (gold and predicted entities) share one cross-validation group
+    first, second = [ex for ex in map(gold_extracted, br[:20]) if {"CHEMICAL", "DISEASE"} <= {m.label for m in ex.entities}][:2]
+    row_doc: list[int] = []
+    _, _, groups, _ = featurize_docs([first, second, as_cid_document(first)], "cid", doc_index=row_doc)
+    group_of_doc = {i: {g for g, j in zip(groups, row_doc) if j == i} for i in range(3)}
+    assert group_of_doc[0] == group_of_doc[2] != group_of_doc[1] and all(len(v) == 1 for v in group_of_doc.values())
+
+
 def test_known_relation_from_known_abstract(relation_model, dev_docs):
     from targetkg.nlp.pipeline import gold_extracted
     from targetkg.nlp.relations import RelationExtractor
@@ -628,13 +656,19 @@ def test_span_filter_features_from_training_priors():
 def test_span_filter_stacked_on_tiny_ner_raises_precision_on_dev(tiny_ner, kb_dir, train_docs, dev_docs, tmp_path):
     """Stacking: fold NERs predict held-out training halves, a classifier learns their false
     positives. On unseen BC5CDR development abstracts the filtered pipeline is more precise; the
-    filter is named in model_version, can be switched off, and a broken file is a clear error."""
+    filter is named in model_version, can be switched off, and a broken file is a clear error. The
+    held-out documents are kept and join the CID model's training data."""
     import shutil
 
     from targetkg.nlp.config import NLPSettings
     from targetkg.nlp.evaluate import evaluate_documents
     from targetkg.nlp.pipeline import LiteraturePipeline
-    from targetkg.nlp.span_filter import FILTER_FILE, span_filter_file, train_span_filter
+    from collections import Counter
+
+    from targetkg.nlp.components import TYPE_TO_LABEL
+    from targetkg.nlp.relations import RelationExtractor, train_relation_models
+    from targetkg.nlp.span_filter import (FILTER_FILE, load_heldout_documents, span_filter_file,
+                                          train_span_filter)
 
     ner = shutil.copytree(tiny_ner, tmp_path / "tiny")
     assert span_filter_file(ner) is None
@@ -654,6 +688,22 @@ def test_span_filter_stacked_on_tiny_ner_raises_precision_on_dev(tiny_ner, kb_di
     # measured: precision 0.73 -> 0.88, F1 0.754 -> 0.796 (60 abstracts)
     assert after["fp"] < before["fp"] and after["precision"] > before["precision"] + 0.05, (before, after)
     assert after["f1"] > before["f1"] + 0.01, (before, after)
+
+    # the stacking's by-product: every training document once, with the entities of a fold NER that
+    # had not seen it; the CID model trains on them next to the gold entities
+    heldout = load_heldout_documents(ner)
+    assert report["heldout_documents"] == len(heldout) == 160
+    assert Counter(name for name, _ in heldout) == {"bc5cdr": 100, "biored": 60}
+    assert {d.id for name, d in heldout if name == "bc5cdr"} == {d.id for d in bc[:100]}
+    assert all(d.source is not None and d.source.id == d.id for _, d in heldout)
+    predicted = {(d.id, e.start, e.end, e.label) for name, d in heldout if name == "bc5cdr" for e in d.entities}
+    gold = {(d.id, m.start, m.end, TYPE_TO_LABEL[m.type]) for d in bc[:100] for m in d.mentions}
+    assert len(predicted & gold) > 0.3 * len(gold) and predicted != gold  # predicted, imperfect entities
+    rel = train_relation_models(tmp_path / "rel.joblib", max_docs=100, progress=False, ner_dir=ner)
+    assert rel["training"]["heldout_documents"] == 160
+    assert rel["cid"]["documents"] == {"bc5cdr_gold": 100, "biored_gold_as_cid": 100, "bc5cdr_heldout_predicted": 100,
+                                       "biored_heldout_predicted_as_cid": 60}
+    assert RelationExtractor.load(tmp_path / "rel.joblib").training["heldout_documents"] == 160
 
     off = LiteraturePipeline.load(ner_model=ner, kb_dir=str(kb_dir), with_relations=False,
                                   settings=NLPSettings(span_filter=False))
