@@ -68,7 +68,9 @@ def relation_model(train_docs, tmp_path_factory):
     from targetkg.nlp.relations import RelationExtractor, fit_model
 
     bc, br = train_docs
-    cid = fit_model([gold_extracted(d) for d in bc[:200]], "cid", C=0.3, cv=False, threshold=0.3)
+    # CID with the stacked second stage, as trained for the product (cross-validated threshold)
+    cid = fit_model([gold_extracted(d) for d in bc[:200]], "cid", C=0.3, stack=True)
+    assert cid.booster is not None and 0.1 <= cid.threshold < 0.9
     bio = fit_model([gold_extracted(d) for d in br[:100]], "biored", C=0.3, cv=False, threshold=0.3)
     path = tmp_path_factory.mktemp("rel") / "relations.joblib"
     RelationExtractor({"cid": cid, "biored": bio}, "rel-test").save(path)
