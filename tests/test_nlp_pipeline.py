@@ -69,7 +69,7 @@ def relation_model(train_docs, tmp_path_factory):
 
     bc, br = train_docs
     # CID with the stacked second stage, as trained for the product (cross-validated threshold)
-    cid = fit_model([gold_extracted(d) for d in bc[:200]], "cid", C=0.3, stack=True)
+    cid = fit_model([gold_extracted(d) for d in bc[:200]], "cid", C=0.3, stack="on")
     assert cid.booster is not None and 0.1 <= cid.threshold < 0.9
     bio = fit_model([gold_extracted(d) for d in br[:100]], "biored", C=0.3, cv=False, threshold=0.3)
     path = tmp_path_factory.mktemp("rel") / "relations.joblib"
