@@ -764,8 +764,9 @@ def train_relation_models(output: Path, max_docs: int | None = None, progress: b
     heldout = load_heldout_documents(ner_dir)
     if progress and heldout is None:
         print(f"relations: no held-out NER documents ({Path(ner_dir) / HELDOUT_FILE if ner_dir else 'no NER model folder'}); "
-              "training on gold entities only (stack the span filter with `targetkg nlp train-ner --if-missing` to "
-              "add them)", flush=True)
+              "training on gold entities only. They come from stacking the span filter on one of the project's own "
+              "single NER models (`targetkg nlp train-ner --if-missing`; not for ensembles or installed models)",
+              flush=True)
     docs, counts, select = relation_training_documents(max_docs, heldout)
     models = {}
     report: dict = {}
