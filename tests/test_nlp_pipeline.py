@@ -661,13 +661,12 @@ def test_span_filter_stacked_on_tiny_ner_raises_precision_on_dev(tiny_ner, kb_di
     filter is named in model_version, can be switched off, and a broken file is a clear error. The
     held-out documents are kept and join the CID model's training data."""
     import shutil
-
-    from targetkg.nlp.config import NLPSettings
-    from targetkg.nlp.evaluate import evaluate_documents
-    from targetkg.nlp.pipeline import LiteraturePipeline
     from collections import Counter
 
     from targetkg.nlp.components import TYPE_TO_LABEL
+    from targetkg.nlp.config import NLPSettings
+    from targetkg.nlp.evaluate import evaluate_documents
+    from targetkg.nlp.pipeline import LiteraturePipeline
     from targetkg.nlp.relations import RelationExtractor, train_relation_models
     from targetkg.nlp.span_filter import (FILTER_FILE, load_heldout_documents, span_filter_file,
                                           train_span_filter)
