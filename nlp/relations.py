@@ -40,8 +40,8 @@ top of the linear CID model, a gradient-boosted second stage (`fit_model(stack="
 from its out-of-fold probability and the pair's structural features (cross-validated F1 0.539 ->
 0.555, 0.567 with the MeSH branch features; for BioRED it gained nothing, 0.720 either way, so
 BioRED has none). On the BC5CDR dev split these steps raised CID F1 from 0.586 to 0.616 with gold
-entities and from 0.433 to 0.476 end to end. The same held-out copies changed the BioRED model by less than 0.01 either way (an
-experiment), so it trains on gold entities only.
+entities and from 0.433 to 0.476 end to end. The same held-out copies changed the BioRED model by
+less than 0.01 either way (an experiment), so it trains on gold entities only.
 """
 
 from __future__ import annotations
@@ -384,7 +384,7 @@ class RelationModel:
 
 
 # structural features the stacked booster sees next to the linear model's probability: counts,
-# distances, positions, ranks, priors (the lexical ones stay with the linear model)
+# distances, positions, ranks, MeSH branches, priors (the lexical ones stay with the linear model)
 DENSE_PREFIXES = ("sent_dist=", "shared=", "tok_dist=", "ranks=", "a_rank=", "b_rank=", "order=", "types=", "tree_")
 
 
@@ -777,7 +777,7 @@ def train_relation_models(output: Path, max_docs: int | None = None, progress: b
     models = {}
     report: dict = {}
     for kind in ("cid", "biored"):
-        # the stacked stage: CID cross-validated F1 0.539 -> 0.555 (kept if it wins again); BioRED
+        # the stacked stage: CID cross-validated F1 0.549 -> 0.567 (kept if it wins again); BioRED
         # 0.720 either way, so not tried there
         m = fit_model(docs[kind], kind, C=C, progress=progress, select_on=select[kind],
                       stack="auto" if kind == "cid" else "off")
