@@ -183,7 +183,8 @@ def format_report(result: dict) -> str:
     rel = result.get("relation") or {}
     if rel.get("kind"):
         lines.append(f"{'relations (' + rel['kind'] + ', abstract level)':<28} {'P':>7} {'R':>7} {'F1':>7}")
-        for name in ("end_to_end", "end_to_end_extracted_types", "gold_entities", "gold_entities_extracted_types"):
+        for name in ("end_to_end", "end_to_end_extracted_types", "end_to_end_current_mesh", "gold_entities",
+                     "gold_entities_extracted_types"):
             r = rel.get(name)
             if not r:
                 continue

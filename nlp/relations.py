@@ -123,6 +123,18 @@ def mesh_trees() -> dict[str, tuple[str, ...]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def current_mesh_ids() -> frozenset[str]:
+    """Every MeSH descriptor and supplementary concept id of the vocabulary the linker uses."""
+    from targetkg.ingest.vocab import vocab_file
+
+    ids = set()
+    for name in ("mesh_id_label_mappings.tsv", "mesh_supp_id_label_mappings.tsv"):
+        with open(vocab_file(name), encoding="utf-8", newline="") as fh:
+            ids.update(line.split("\t", 1)[0] for line in fh if line.strip())
+    return frozenset(ids)
+
+
 def _is_descendant(a: str, b: str, trees: dict[str, tuple[str, ...]]) -> bool:
     """True when MeSH `a` is below `b` in the tree."""
     ta, tb = trees.get(a), trees.get(b)

@@ -304,6 +304,26 @@ def test_biored_positive_correlations_of_chemicals_and_diseases_train_cid(train_
     assert group_of_doc[0] == group_of_doc[2] != group_of_doc[1] and all(len(v) == 1 for v in group_of_doc.values())
 
 
+def test_cid_figure_without_mesh_ids_deleted_since_the_corpus():
+    """BC5CDR (2015) annotates amisulpride as supplementary concept C012052, which today's MeSH
+    replaced by descriptor D000077582; `end_to_end_current_mesh` leaves such gold pairs out and
+    counts them, the headline keeps them as misses."""
+    from targetkg.nlp.evaluate import _RelCounter
+    from targetkg.nlp.readers import Relation
+    from targetkg.nlp.relations import current_mesh_ids
+
+    current = current_mesh_ids()
+    assert "D000077582" in current and "C012052" not in current and "D004409" in current
+    doc = Document("PMID:1", "Amisulpride and haloperidol induced dyskinesia.", "", None, [],
+                   [Relation("CID", "C012052", "D004409"), Relation("CID", "D006220", "D004409")])
+    predicted = {frozenset(("D000077582", "D004409")): ("CID", 0.9), frozenset(("D006220", "D004409")): ("CID", 0.8)}
+    strict, drift_free = _RelCounter(), _RelCounter(known_ids=current)
+    strict.add(doc, predicted, "cid")
+    drift_free.add(doc, predicted, "cid")
+    assert (strict.tp, strict.fp, strict.fn) == (1, 1, 1)
+    assert (drift_free.tp, drift_free.fp, drift_free.fn, drift_free.left_out) == (1, 1, 0, 1)
+
+
 def test_known_relation_from_known_abstract(relation_model, dev_docs):
     from targetkg.nlp.pipeline import gold_extracted
     from targetkg.nlp.relations import RelationExtractor
@@ -494,6 +514,8 @@ def test_evaluate_any_pubtator_file_as_json(tiny_ner, kb_dir, relation_model, de
     assert "accuracy" in line["grounding"] and 0 <= line["grounding"]["accuracy"] <= 1
     assert set(line["relation"]) >= {"f1", "precision", "recall"} and line["relation"]["kind"] == "cid"
     assert line["relation"]["gold_entities"]["f1"] > 0
+    current = line["relation"]["end_to_end_current_mesh"]
+    assert current["gold_pairs_left_out"] >= 0 and current["recall"] >= line["relation"]["end_to_end"]["recall"]
     assert "NER (strict)" in format_report(result)
 
 
