@@ -27,8 +27,8 @@ import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from neo4j import Driver
@@ -36,7 +36,7 @@ from neo4j.exceptions import TransientError
 from tqdm import tqdm
 
 from targetkg.graph.schema import Schema, load_schema
-from targetkg.ingest.model import Edge, Node, Provenance
+from targetkg.ingest.model import Edge, EvidenceRecord, Node, Provenance
 
 # Set-union of two lists that keeps first-seen order (deterministic across re-runs/resumes).
 _UNION = "coalesce({old}, []) + [x IN coalesce({new}, []) WHERE NOT x IN coalesce({old}, [])]"
@@ -317,6 +317,40 @@ class GraphWriter:
             bar.close()
         stats.seconds = time.monotonic() - t0
         return stats
+
+    def write_evidence(self, evidence: Iterable[EvidenceRecord]) -> int:
+        """Evidence sentences as ``(:Evidence)`` nodes linked to their edge's subject, object and
+        Publication (which `write` must have loaded first). Returns how many were written; a
+        record whose endpoint or publication is missing is not.
+
+        Idempotent per model version: the Evidence of each model version for the PMIDs being
+        loaded is deleted first, so re-running with the same model writes the same nodes, and a
+        new model version replaces only its own evidence, never another version's."""
+        rows_by_labels: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        pmids_by_version: dict[str, set[str]] = defaultdict(set)
+        for ev in evidence:
+            for label in (ev.subject_label, ev.object_label):
+                if ("Evidence", "HAS_SUBJECT", label) not in self._allowed:
+                    raise SchemaViolation(f"evidence {ev.id}: {label!r} cannot be an evidence endpoint "
+                                          f"(schema.yaml HAS_SUBJECT/HAS_OBJECT)")
+            pmids_by_version[ev.model_version].add(ev.pmid)
+            rows_by_labels[(ev.subject_label, ev.object_label)].append(
+                {"id": ev.id, "s": ev.subject, "o": ev.object, "pmid": ev.pmid, "props": ev.props})
+        for version, pmids in pmids_by_version.items():
+            pmid_list = sorted(pmids)
+            for i in range(0, len(pmid_list), self.batch_size):
+                self._run("UNWIND $pmids AS pmid MATCH (e:Evidence {pmid: pmid, model_version: $v}) DETACH DELETE e",
+                          {"pmids": pmid_list[i:i + self.batch_size], "v": version})
+        written = 0
+        for (s_label, o_label), rows in rows_by_labels.items():
+            cypher = (f"UNWIND $rows AS row MATCH (s:{s_label} {{id: row.s}}) MATCH (o:{o_label} {{id: row.o}}) "
+                      "MATCH (p:Publication {id: row.pmid}) "
+                      "MERGE (e:Evidence {id: row.id}) SET e += row.props "
+                      "MERGE (e)-[:HAS_SUBJECT]->(s) MERGE (e)-[:HAS_OBJECT]->(o) MERGE (e)-[:FROM_PUBLICATION]->(p) "
+                      "RETURN count(e) AS n")
+            for i in range(0, len(rows), self.batch_size):
+                written += self._run(cypher, {"rows": rows[i:i + self.batch_size]})[0]["n"]
+        return written
 
     def _record_dangling(self, key: tuple[str, str, str], rows: list[dict], stats: WriteStats,
                          lock: threading.Lock) -> None:

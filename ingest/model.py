@@ -39,6 +39,32 @@ Record = Union[Node, Edge]
 
 
 @dataclass(slots=True)
+class EvidenceRecord:
+    """One sentence that supports an edge (INDRA-style): the writer makes it an
+    ``(:Evidence {id, sentence, pmid, probability, model_version, ...})`` node linked to the edge's
+    subject (HAS_SUBJECT), object (HAS_OBJECT) and publication (FROM_PUBLICATION)."""
+
+    id: str  # stable digest, so a re-run writes the same node
+    pmid: str  # "PMID:123"; the Publication node must exist
+    sentence: str
+    probability: float
+    model_version: str  # evidence of one version is replaced as a whole
+    subject: str
+    subject_label: str
+    predicate: str  # the supported edge's type
+    object: str
+    object_label: str
+    relation_type: str  # the extractor's own relation name, e.g. "CID" or "Positive_Correlation"
+    sentence_index: int
+
+    @property
+    def props(self) -> dict[str, Any]:
+        return {"sentence": self.sentence, "pmid": self.pmid, "probability": self.probability,
+                "model_version": self.model_version, "predicate": self.predicate, "relation_type": self.relation_type,
+                "sentence_index": self.sentence_index}
+
+
+@dataclass(slots=True)
 class SourceFile:
     """One input file, as an adapter reports it (for provenance and the release manifest)."""
 

@@ -2,5 +2,6 @@
 
 Public entry points are in `targetkg.nlp.api` (train_ner, train_relations, build_kb, evaluate,
 extract, load_pipeline, literature_adapter, format_report) and `targetkg.nlp.adapter`
-(LiteratureAdapter, write_evidence). See docs/nlp_design.md.
+(LiteratureAdapter, whose records and evidence go through `targetkg.graph.writer.GraphWriter`).
+See docs/nlp_design.md.
 """

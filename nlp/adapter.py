@@ -15,8 +15,8 @@ Records (`targetkg.ingest.model`):
   ``{id, sentence, pmid, probability, model_version, subject, predicate, object,
   subject_label, object_label, relation_type}``. Evidence ids are a digest of (model version,
   pmid, subject, predicate, object, sentence index), so a re-run writes the same ids, and a new
-  model version writes new ones: the writer replaces the evidence of that model version
-  (``MATCH (e:Evidence {model_version: $v}) WHERE e.pmid IN $pmids DETACH DELETE e`` first).
+  model version writes new ones: the writer (`GraphWriter.write_evidence`) replaces the evidence
+  of that model version for the loaded PMIDs.
 
 Edges are aggregated in memory over one input file (for PubMed, a baseline shard of ~30k
 abstracts); `aggregate` merges the partial aggregates of several workers or shards.
@@ -30,37 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from targetkg.ingest.model import BadLines, Edge, Node, Provenance, Record
+from targetkg.ingest.model import BadLines, Edge, EvidenceRecord, Node, Provenance, Record
 
 from .pipeline import ExtractedDocument
 
 INFORES = "infores:targetkg-literature"
 AGENT_TYPE = "text_mining_agent"
 KNOWLEDGE_LEVEL = "knowledge_assertion"
-
-
-@dataclass(slots=True)
-class EvidenceRecord:
-    """One evidence sentence for an edge (an `(:Evidence)` node for the writer)."""
-
-    id: str
-    pmid: str  # "PMID:123"
-    sentence: str
-    probability: float
-    model_version: str
-    subject: str
-    subject_label: str
-    predicate: str
-    object: str
-    object_label: str
-    relation_type: str
-    sentence_index: int
-
-    @property
-    def props(self) -> dict[str, Any]:
-        return {"sentence": self.sentence, "pmid": self.pmid, "probability": self.probability,
-                "model_version": self.model_version, "predicate": self.predicate, "relation_type": self.relation_type,
-                "sentence_index": self.sentence_index}
 
 
 @dataclass
@@ -213,54 +189,3 @@ class LiteratureAdapter:
             for _ in self.records():
                 pass
         return list(self._evidence or [])
-
-
-# --------------------------------------------------------------------------------------
-# Evidence nodes in Neo4j (reference implementation for the writer)
-# --------------------------------------------------------------------------------------
-
-EVIDENCE_RELATIONSHIPS = ("HAS_SUBJECT", "HAS_OBJECT", "FROM_PUBLICATION")
-
-
-def write_evidence(drv, evidence: list[EvidenceRecord], database: str = "neo4j", batch_size: int = 5000) -> int:
-    """Write Evidence nodes linked to the edge endpoints and the Publication (idempotent).
-
-    First deletes the evidence of the same model version(s) for the PMIDs being loaded, so a
-    re-run with the same model writes the same nodes and a new model version replaces only its
-    own evidence. Endpoints and publications must exist (the edges' writer creates them).
-    Returns the number of Evidence nodes written."""
-    from collections import defaultdict
-
-    by_version: dict[str, set[str]] = defaultdict(set)
-    for ev in evidence:
-        by_version[ev.model_version].add(ev.pmid)
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for ev in evidence:
-        groups[(ev.subject_label, ev.object_label)].append({"id": ev.id, "s": ev.subject, "o": ev.object,
-                                                            "pmid": ev.pmid, "props": ev.props})
-    written = 0
-    with drv.session(database=database) as session:
-        session.run("CREATE CONSTRAINT evidence_id IF NOT EXISTS FOR (e:Evidence) REQUIRE e.id IS UNIQUE").consume()
-        for version, pmids in by_version.items():
-            session.run("UNWIND $pmids AS pmid MATCH (e:Evidence {pmid: pmid, model_version: $v}) DETACH DELETE e",
-                        pmids=sorted(pmids), v=version).consume()
-        for (sl, ol), rows in groups.items():
-            for label in (sl, ol):
-                if not label.isidentifier():
-                    raise ValueError(f"invalid label {label!r}")
-            cypher = f"""
-UNWIND $rows AS row
-MATCH (s:{sl} {{id: row.s}})
-MATCH (o:{ol} {{id: row.o}})
-MATCH (p:Publication {{id: row.pmid}})
-MERGE (e:Evidence {{id: row.id}})
-SET e += row.props
-MERGE (e)-[:HAS_SUBJECT]->(s)
-MERGE (e)-[:HAS_OBJECT]->(o)
-MERGE (e)-[:FROM_PUBLICATION]->(p)
-RETURN count(e) AS n
-"""
-            for i in range(0, len(rows), batch_size):
-                rec = session.run(cypher, rows=rows[i:i + batch_size]).single()
-                written += rec["n"] if rec else 0
-    return written

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from targetkg.ingest.model import BadLines, Node, Record
+from targetkg.ingest.model import BadLines, EvidenceRecord, Node, Record
 
-from .adapter import EdgeAggregate, EvidenceRecord, aggregate, edge_record
+from .adapter import EdgeAggregate, aggregate, edge_record
 
 _PIPELINES: dict[tuple, Any] = {}
 _LOCK = threading.Lock()

@@ -235,7 +235,6 @@ def _ingest_literature(path: Path, release: str | None) -> None:
     from targetkg.graph.connection import driver
     from targetkg.graph.writer import GraphWriter
     from targetkg.ingest.pipeline import default_release, record_literature_source
-    from targetkg.nlp.adapter import write_evidence
     from targetkg.nlp.api import literature_adapter
 
     s = get_settings()
@@ -245,11 +244,15 @@ def _ingest_literature(path: Path, release: str | None) -> None:
     writer.ensure_schema()
     prov = adapter.provenance()
     stats = writer.write(adapter.records(), prov, desc="literature")
-    n_evidence = write_evidence(driver(s), adapter.evidence(), s.neo4j_database)
+    evidence = adapter.evidence()
+    n_evidence = writer.write_evidence(evidence)
     source = record_literature_source(driver(s), s.neo4j_database, prov.infores, adapter.model_version, path, release)
     console.print(f"literature {adapter.model_version}: {stats.nodes:,} node rows, {stats.edges:,} edges, "
                   f"{n_evidence:,} evidence sentences from {path} (source {prov.infores}: {len(source['files'])} "
                   f"file(s), {source['edges']:,} edges)")
+    if stats.dangling or n_evidence < len(evidence):
+        fail(f"{stats.dangling:,} edges and {len(evidence) - n_evidence:,} evidence sentences were not written: "
+             f"an endpoint or publication is missing ({'; '.join(stats.dangling_examples[:3])})")
 
 
 @app.command("build")

@@ -438,16 +438,15 @@ def test_dask_local_cluster_matches_single_process(relation_model, kb_dir, dev_d
 
 
 # --------------------------------------------------------------------------------------
-# Neo4j: edges through the project's writer, Evidence through `write_evidence`
+# Neo4j: edges and Evidence through the project's writer
 # --------------------------------------------------------------------------------------
 
 
 def test_evidence_retrievable_by_cypher_and_loading_idempotent(empty_db, settings, relation_model, kb_dir, tmp_path):
     from conftest import graph_checksum
-    from targetkg.graph.schema import load_schema
     from targetkg.graph.writer import GraphWriter
     from targetkg.ingest.model import Edge
-    from targetkg.nlp.adapter import LiteratureAdapter, write_evidence
+    from targetkg.nlp.adapter import LiteratureAdapter
     from targetkg.nlp.pipeline import LiteraturePipeline
 
     docs = list(read_pubtator(DATA / "biored" / "Dev.PubTator"))[:15]
@@ -456,16 +455,17 @@ def test_evidence_retrievable_by_cypher_and_loading_idempotent(empty_db, setting
                            for d in docs))
     ner = ruler_pipeline_dir(docs, tmp_path / "ruler")
     pipe = LiteraturePipeline.load(ner_model=ner, kb_dir=str(kb_dir), relation_model=relation_model)
-    declared = set(load_schema().relationships)  # until schema.yaml has the additions, load what it declares
 
     def load(adapter):
-        records = [r for r in adapter.records() if not isinstance(r, Edge) or r.predicate in declared]
+        records = list(adapter.records())
         writer = GraphWriter(empty_db, database=settings.neo4j_database, release="nlp-test", progress=False, workers=1)
         writer.ensure_schema()
         stats = writer.write(records, adapter.provenance())
         assert stats.dangling == 0
-        evidence = [e for e in adapter.evidence() if e.predicate in declared]
-        return write_evidence(empty_db, evidence, settings.neo4j_database), records
+        evidence = adapter.evidence()
+        written = writer.write_evidence(evidence)
+        assert written == len(evidence)  # every sentence finds its endpoints and publication
+        return written, records
 
     n1, records = load(LiteratureAdapter(src, pipeline=pipe))
     gene_edges = [r for r in records if isinstance(r, Edge) and r.predicate == "GENE_ASSOCIATED_WITH_CONDITION"]
@@ -482,6 +482,25 @@ def test_evidence_retrievable_by_cypher_and_loading_idempotent(empty_db, setting
     text = {d.id: d.text for d in docs}
     for r in rows:
         assert r["sentence"].split(" … ")[0] in text[r["pmid"]] and r["year"] == 2021 and 0 < r["prob"] <= 1
+    # the analysts' library query and the API's GET /edges show the same sentences
+    text = (Path(__file__).resolve().parent.parent / "cypher" / "literature" / "edge_evidence.cypher").read_text()
+    assert text.startswith("// Question:") and "// Parameters:" in text and "// Example:" in text
+    lib = empty_db.execute_query(text.rstrip().rstrip(";"), {"a": edge.object, "b": edge.subject},
+                                 database_=settings.neo4j_database).records
+    lib = [r for r in lib if r["type"] == "GENE_ASSOCIATED_WITH_CONDITION"]
+    assert sorted((r["pmid"], r["sentence"]) for r in lib) == sorted((r["pmid"], r["sentence"]) for r in rows)
+    from fastapi.testclient import TestClient
+    from targetkg.service.app import create_app
+
+    with TestClient(create_app()) as client:
+        body = client.get("/edges", params={"a": edge.subject, "b": edge.object, "sentences": 100}).json()
+    (mined,) = [e for e in body["edges"] if e["type"] == "GENE_ASSOCIATED_WITH_CONDITION"]
+    assert mined["kind"] == "text_mined" and mined["evidence_count"] == edge.props["evidence_count"]
+    assert mined["sentences_total"] == len(rows) and mined["model_version"] == pipe.model_version
+    assert sorted((x["pmid"], x["sentence"]) for x in mined["sentences"]) == sorted((r["pmid"], r["sentence"]) for r in rows)
+    probs = [x["probability"] for x in mined["sentences"]]
+    assert probs == sorted(probs, reverse=True) and all(x["year"] == 2021 and x["title"] for x in mined["sentences"])
+
     before = graph_checksum(empty_db, settings.neo4j_database)
     n2, _ = load(LiteratureAdapter(src, pipeline=pipe))  # the same model again: nothing changes
     assert n2 == n1 and graph_checksum(empty_db, settings.neo4j_database) == before
