@@ -277,6 +277,107 @@ class PredictionsResponse(Envelope):
     predictions: list[Prediction]
 
 
+class EvidenceSentence(BaseModel):
+    pmid: str | None = None
+    title: str | None = None
+    year: int | None = None
+    sentence: str
+    probability: float | None = None
+    model_version: str | None = None
+    relation_type: str | None = Field(None, description="the extractor's relation, e.g. CID or Positive_Correlation")
+
+
+class EdgeWithEvidence(BaseModel):
+    type: str
+    subject: str
+    subject_name: str | None = None
+    object: str
+    object_name: str | None = None
+    kind: Literal["curated", "text_mined", "predicted", "overlay"]
+    source: str | None = Field(None, description="primary_knowledge_source (infores id)")
+    source_version: str | None = None
+    source_file: str | None = None
+    source_predicate: list[str] | str | None = None
+    knowledge_level: str | None = None
+    agent_type: str | None = None
+    evidence: list[str] | str | None = Field(None, description="ids / PMIDs the source gives")
+    edge_release: str | None = None
+    evidence_count: int | None = Field(None, description="text-mined: supporting sentences over all abstracts")
+    max_probability: float | None = None
+    mean_probability: float | None = None
+    model_version: str | None = None
+    score: float | None = Field(None, description="predicted: the model's raw score")
+    probability: float | None = Field(None, description="predicted: calibrated probability")
+    run_id: str | None = None
+    overlay_id: str | None = None
+    sentences_total: int = Field(0, description="text-mined: evidence sentences in the warehouse")
+    sentences: list[EvidenceSentence] = Field([], description="text-mined: the best sentences, most probable first")
+
+
+class EdgesResponse(Envelope):
+    a: PathNode
+    b: PathNode
+    edges: list[EdgeWithEvidence]
+
+
+class OverlaySummary(BaseModel):
+    id: str
+    kind: str | None = None
+    method: str | None = None
+    created_at: str | None = None
+    release: str | None = None
+    cohort: str | None = None
+    cohort_name: str | None = None
+    nodes: int | None = None
+    edges: int | None = None
+    samples: int = 0
+    params: dict[str, Any] = {}
+
+
+class OverlaysResponse(Envelope):
+    total: int
+    overlays: list[OverlaySummary]
+
+
+class OverlayPrediction(BaseModel):
+    gene: str
+    type: str
+    partner: str | None = None
+    partner_name: str | None = None
+    score: float | None = None
+    probability: float | None = None
+    rank: int | None = None
+    run_id: str | None = None
+
+
+class OverlayEdgeRow(BaseModel):
+    source: str | None = None
+    source_name: str | None = None
+    target: str | None = None
+    target_name: str | None = None
+    weight: float | None = None
+    posterior: float | None = None
+    ecv: float | None = None
+    delta_ecv: float | None = None
+    mean_ecv_a: float | None = None
+    mean_ecv_b: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    direction: str | None = None
+    selected: bool | None = None
+    curated_types: list[str] = Field([], description="curated relationship types between the two endpoints")
+    predictions: list[OverlayPrediction] = Field([], description="PREDICTED_* edges of the endpoints (best first)")
+
+
+class OverlayEdgesResponse(Envelope):
+    overlay: OverlaySummary
+    touching: str
+    total: int
+    offset: int
+    limit: int
+    edges: list[OverlayEdgeRow]
+
+
 class ApiProblem(Exception):
     def __init__(self, status: int, title: str, detail: str, **extra):
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
@@ -754,6 +855,93 @@ def create_app() -> FastAPI:
                    if run else f"MATCH p=(s)-[r:{types[0]}]->(o) RETURN p ORDER BY r.probability DESC LIMIT 25")
         return PredictionsResponse(release=rel, total=total, offset=offset, limit=limit, predictions=preds,
                                    browser_url=browser_link(example))
+
+    # ---- /edges
+    @app.get("/edges", response_model=EdgesResponse, responses={404: {"model": Problem}})
+    def edges(a: str = Query(..., description="a node CURIE"), b: str = Query(..., description="another node CURIE"),
+              types: list[str] | None = Query(None, description="only these relationship types"),  # noqa: B008
+              sentences: int = Query(10, ge=0, le=200, description="evidence sentences listed per text-mined edge")):
+        """Every edge between two entities (either direction) with its provenance: curated, predicted, overlay and
+        text-mined edges, the last with the sentences and PMIDs behind them (most probable first)."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        ends = []
+        for curie in (a, b):
+            node = queries.entity_ref(drv, db, curie)
+            if node is None:
+                raise ApiProblem(404, "Entity not found", f"no node with id {curie!r}; find ids with GET /search?q=...")
+            ends.append(PathNode(**node))
+        rows = queries.edges_between(drv, db, a, b, [t for x in types or () for t in x.split(",") if t] or None,
+                                     sentences)
+        out = []
+        for r in rows:
+            p = r["props"]
+            kind = ("overlay" if r["type"] == "OVERLAY_EDGE" else "predicted" if r["type"] in queries.PREDICTED_TYPES
+                    else "text_mined" if p.get("agent_type") == "text_mining_agent" else "curated")
+            out.append(EdgeWithEvidence(
+                type=r["type"], subject=r["subject"], subject_name=r["subject_name"], object=r["object"],
+                object_name=r["object_name"], kind=kind, source=p.get("primary_knowledge_source"),
+                source_version=p.get("source_version"), source_file=p.get("source_file"),
+                source_predicate=p.get("source_predicate"), knowledge_level=p.get("knowledge_level"),
+                agent_type=p.get("agent_type"), evidence=p.get("evidence"), edge_release=p.get("release"),
+                evidence_count=p.get("evidence_count"), max_probability=p.get("max_probability"),
+                mean_probability=p.get("mean_probability"), model_version=p.get("model_version"),
+                score=p.get("score"), probability=p.get("probability"), run_id=p.get("run_id"),
+                overlay_id=p.get("overlay_id"), sentences_total=r["sentences_total"],
+                sentences=[EvidenceSentence(**x) for x in r["sentences"]]))
+        return EdgesResponse(release=rel, a=ends[0], b=ends[1], edges=out, browser_url=browser_link(
+            f"MATCH p=({{id: {_lit(a)}}})-[r]-({{id: {_lit(b)}}}) RETURN p UNION "
+            f"MATCH p=({{id: {_lit(a)}}})<-[:HAS_SUBJECT|HAS_OBJECT]-(:Evidence)-[:HAS_SUBJECT|HAS_OBJECT]->({{id: {_lit(b)}}}) "
+            "RETURN p"))
+
+    # ---- /overlays, /overlays/{id}/edges
+    @app.get("/overlays", response_model=OverlaysResponse)
+    def list_overlays(kind: str | None = Query(None, description="basal_network, delta_ecv_subnetwork, sample_subnetwork or knockdown_simulation"),
+                      cohort: str | None = Query(None, description="a Cohort id or name"),
+                      gene: str | None = Query(None, description="only overlays that include this gene (CURIE or symbol)")):
+        """Bayesian-network overlays laid over the warehouse (`targetkg bn overlay`), newest first."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        rows = queries.overlays(drv, db, kind=kind, cohort=cohort, gene=gene)
+        return OverlaysResponse(release=rel, total=len(rows), overlays=[OverlaySummary(**r) for r in rows],
+                                browser_url=browser_link("MATCH (o:Overlay) OPTIONAL MATCH p=(o)-[:FOR_COHORT]->() "
+                                                         "RETURN o, p ORDER BY o.created_at DESC"))
+
+    @app.get("/overlays/{overlay_id}/edges", response_model=OverlayEdgesResponse, responses={404: {"model": Problem}})
+    def overlay_edges(overlay_id: str,
+                      touching: Literal["any", "predicted_target", "curated_edge", "novel"] = Query(
+                          "any", description="predicted_target: an endpoint gene has a PREDICTED_* edge (to `disease`, "
+                                             "when given); curated_edge: a curated edge links the endpoints; novel: none does"),
+                      disease: str | None = Query(None, description="with touching=predicted_target: predictions for this Disease CURIE"),
+                      gene: str | None = Query(None, description="only edges of this gene (CURIE or symbol)"),
+                      selected: bool | None = Query(None, description="only edges selected (true) or not (false) by the ΔECv test"),
+                      max_q: float | None = Query(None, gt=0, le=1, description="ΔECv q-value at most"),
+                      min_posterior: float | None = Query(None, ge=0, le=1),
+                      limit: int = Query(100, ge=1, le=5000), offset: int = Query(0, ge=0)):
+        """An overlay's edges, strongest first (|ΔECv|, else |weight|), each with the curated relationship types
+        between its endpoints and the model predictions of its genes: e.g. the edges of a patient subnetwork that
+        touch a predicted target of a disease."""
+        from targetkg.service import queries
+
+        drv, db, rel = _ctx()
+        found = queries.overlays(drv, db, overlay=overlay_id)
+        if not found:
+            raise ApiProblem(404, "Overlay not found", f"no Overlay with id {overlay_id!r}; list them with GET /overlays")
+        if disease is not None and queries.entity_ref(drv, db, disease) is None:
+            raise ApiProblem(404, "Disease not found", f"no node with id {disease!r}; find ids with GET /search?q=...&label=Disease")
+        total, rows = queries.overlay_edges(drv, db, overlay_id, touching=touching, disease=disease, gene=gene,
+                                            selected=selected, max_q=max_q, min_posterior=min_posterior,
+                                            limit=limit, offset=offset)
+        fields = set(OverlayEdgeRow.model_fields)
+        edges = [OverlayEdgeRow(**{k: v for k, v in _finite(r["props"]).items() if k in fields},
+                                **{k: r[k] for k in ("source", "source_name", "target", "target_name", "curated_types")},
+                                predictions=r["predictions"]) for r in rows]
+        return OverlayEdgesResponse(
+            release=rel, overlay=OverlaySummary(**found[0]), touching=touching, total=total, offset=offset, limit=limit,
+            edges=edges,
+            browser_url=browser_link(f"MATCH p=()-[e:OVERLAY_EDGE {{overlay_id: {_lit(overlay_id)}}}]->() RETURN p LIMIT 200"))
 
     # ---- /query
     @app.post("/query", response_model=QueryResponse,

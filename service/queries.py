@@ -555,6 +555,127 @@ RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object
 
 
 # ---------------------------------------------------------------------------------------
+# /edges: every edge between two entities, with provenance and, for text-mined edges, the
+# evidence sentences and PMIDs behind it (nlp/: (:Evidence)-[:HAS_SUBJECT|HAS_OBJECT]->,
+# -[:FROM_PUBLICATION]->(:Publication))
+# ---------------------------------------------------------------------------------------
+ENTITY_REF = "MATCH (n {id: $id}) RETURN n.id AS id, n.name AS name LIMIT 1"
+
+EDGES_BETWEEN = """
+MATCH (x {id: $a})-[r]-(y {id: $b})
+WHERE NOT type(r) IN ['INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR']
+  AND ($types IS NULL OR type(r) IN $types)
+WITH DISTINCT r, startNode(r) AS s, endNode(r) AS o
+CALL (r, s, o) {
+  OPTIONAL MATCH (s)<-[:HAS_SUBJECT]-(e:Evidence)-[:HAS_OBJECT]->(o)
+  WHERE e.predicate = type(r) AND r.agent_type = 'text_mining_agent'
+  OPTIONAL MATCH (e)-[:FROM_PUBLICATION]->(p:Publication)
+  WITH e, p ORDER BY e.probability DESC, e.pmid, e.sentence_index
+  WITH collect(CASE WHEN e IS NULL THEN NULL ELSE
+         {pmid: e.pmid, title: p.title, year: p.year, sentence: e.sentence, probability: e.probability,
+          model_version: e.model_version, relation_type: e.relation_type} END) AS sentences
+  RETURN sentences[..$sentences] AS sentences, size(sentences) AS sentences_total
+}
+RETURN type(r) AS type, s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object_name,
+       properties(r) AS props, sentences, sentences_total
+ORDER BY type, subject, props.primary_knowledge_source
+"""
+
+
+def entity_ref(drv: Driver, database: str, curie: str) -> dict | None:
+    rows = _read(drv, database, ENTITY_REF, {"id": curie})
+    return rows[0] if rows else None
+
+
+def edges_between(drv: Driver, database: str, a: str, b: str, types: list[str] | None = None,
+                  sentences: int = 10) -> list[dict]:
+    """Edges between `a` and `b` (either direction): type, endpoints, all properties, and the best
+    `sentences` evidence sentences of a text-mined edge (with their total)."""
+    return _read(drv, database, EDGES_BETWEEN, {"a": a, "b": b, "types": types, "sentences": sentences})
+
+
+# ---------------------------------------------------------------------------------------
+# /overlays: Bayesian-network overlays (models/bn/overlay.py) and their edges, next to the
+# curated and predicted edges of the same genes
+# ---------------------------------------------------------------------------------------
+OVERLAYS = """
+MATCH (o:Overlay)
+WHERE ($overlay IS NULL OR o.id = $overlay) AND ($kind IS NULL OR o.kind = $kind)
+  AND ($gene IS NULL OR EXISTS { (o)-[:INCLUDES]->(g) WHERE g.id = $gene OR g.name = $gene })
+OPTIONAL MATCH (o)-[:FOR_COHORT]->(c:Cohort)
+WITH o, c WHERE $cohort IS NULL OR c.id = $cohort OR c.name = $cohort
+RETURN o.id AS id, o.kind AS kind, o.method AS method, o.created_at AS created_at, o.release AS release,
+       c.id AS cohort, c.name AS cohort_name, o.n_nodes AS nodes, o.n_edges AS edges,
+       COUNT { (o)-[:FOR_SAMPLE]->() } AS samples, o.params AS params
+ORDER BY o.created_at DESC, o.id
+"""
+
+# Predicted types are interpolated from PREDICTED_TYPES only (a fixed map), values are parameters.
+OVERLAY_EDGES = """
+MATCH (a)-[e:OVERLAY_EDGE {overlay_id: $overlay}]->(b)
+WHERE ($selected IS NULL OR e.selected = $selected)
+  AND ($max_q IS NULL OR e.q_value <= $max_q)
+  AND ($min_posterior IS NULL OR e.posterior >= $min_posterior)
+  AND ($gene IS NULL OR a.id = $gene OR b.id = $gene OR a.name = $gene OR b.name = $gene)
+CALL (a, b) {
+  UNWIND [a, b] AS g
+  MATCH (g:Gene)-[p:%(predicted)s]-(x)
+  WHERE $disease IS NULL OR x.id = $disease
+  WITH g, p, x ORDER BY coalesce(p.probability, 0.0) DESC, p.score DESC
+  RETURN collect({gene: g.id, type: type(p), partner: x.id, partner_name: x.name, score: p.score,
+                  probability: p.probability, rank: p.rank, run_id: p.run_id}) AS predictions
+}
+CALL (a, b) {
+  OPTIONAL MATCH (a)-[k]-(b)
+  WHERE NOT type(k) IN $not_curated
+  RETURN collect(DISTINCT type(k)) AS curated_types
+}
+WITH a, b, e, predictions, curated_types
+WHERE $touching = 'any'
+   OR ($touching = 'predicted_target' AND size(predictions) > 0)
+   OR ($touching = 'curated_edge' AND size(curated_types) > 0)
+   OR ($touching = 'novel' AND size(curated_types) = 0)
+WITH a, b, e, predictions, curated_types
+ORDER BY coalesce(e.delta_ecv, abs(e.weight), e.posterior, 0.0) DESC, a.id, b.id
+WITH collect({source: a.id, source_name: coalesce(a.name, e.source_variable), target: b.id,
+              target_name: coalesce(b.name, e.target_variable), props: properties(e),
+              predictions: predictions[..$per_edge], curated_types: curated_types}) AS rows
+RETURN size(rows) AS total, rows[$offset..$offset + $limit] AS rows
+""".replace("%(predicted)s", "|".join(PREDICTED_TYPES))
+
+# Relationship types that are not curated knowledge: overlays, predictions, model bookkeeping.
+NOT_CURATED = ["OVERLAY_EDGE", "INCLUDES", "FOR_SAMPLE", "FOR_COHORT", "PREDICTED_FOR", *PREDICTED_TYPES]
+
+
+def overlays(drv: Driver, database: str, kind: str | None = None, cohort: str | None = None,
+             gene: str | None = None, overlay: str | None = None) -> list[dict]:
+    import json
+
+    rows = _read(drv, database, OVERLAYS, {"kind": kind, "cohort": cohort, "gene": gene, "overlay": overlay})
+    for r in rows:
+        try:
+            r["params"] = json.loads(r["params"]) if r["params"] else {}
+        except (TypeError, ValueError):
+            r["params"] = {}
+    return rows
+
+
+def overlay_edges(drv: Driver, database: str, overlay: str, *, touching: str = "any", disease: str | None = None,
+                  gene: str | None = None, selected: bool | None = None, max_q: float | None = None,
+                  min_posterior: float | None = None, per_edge: int = 5, limit: int = 100,
+                  offset: int = 0) -> tuple[int, list[dict]]:
+    """(total, page) of an overlay's edges, strongest first, each with the PREDICTED_* edges of its
+    gene endpoints (to `disease` only, when given) and the curated relationship types between its
+    endpoints. `touching`: any | predicted_target (an endpoint has a prediction) | curated_edge
+    (a curated edge backs it) | novel (no curated edge between the two)."""
+    rows = _read(drv, database, OVERLAY_EDGES, {
+        "overlay": overlay, "touching": touching, "disease": disease, "gene": gene, "selected": selected,
+        "max_q": max_q, "min_posterior": min_posterior, "per_edge": per_edge, "limit": limit, "offset": offset,
+        "not_curated": NOT_CURATED})
+    return int(rows[0]["total"]), rows[0]["rows"]
+
+
+# ---------------------------------------------------------------------------------------
 # POST /query: a user's Cypher, read-only (see service/readonly.py)
 # ---------------------------------------------------------------------------------------
 def _jsonable(v: Any) -> Any:

@@ -8,6 +8,9 @@
     kg.query("MATCH (d:Disease {id: $id}) RETURN d.name AS name", id="DOID:363")
     kg.runs()                                   # model runs and their held-out metrics
     kg.predictions(run="rgcn-s0-...", relation="TREATS", include="novel")
+    kg.edges("MESH:D008012", "MESH:D006331")    # every edge between two entities; text-mined ones with sentences
+    kg.overlays(cohort="GSE10072")               # Bayesian-network overlays
+    kg.overlay_edges("gse10072-delta", touching="predicted_target")
 
 Every table method returns a pandas DataFrame; the graph release is in `df.attrs["release"]`.
 Errors from the API (RFC 9457 problem+json) raise `TargetKGError` with the server's message.
@@ -162,6 +165,43 @@ class Client:
         df = self._frame(rows, body, None if rows else ["run_id", "model", "created_at", "release", "predicted_types",
                                                         "subjects", "relation", "evaluated", "is_run_model"])
         df.attrs["runs"] = body["runs"]
+        return df
+
+    def edges(self, a: str, b: str, types: list[str] | None = None, sentences: int = 10) -> pd.DataFrame:
+        """Every edge between two entities with its provenance; text-mined edges carry their evidence
+        sentences (`sentences`: a list of {pmid, title, year, sentence, probability, model_version})."""
+        params: dict[str, Any] = {"a": a, "b": b, "sentences": sentences, **({"types": types} if types else {})}
+        body = self._request("GET", "/edges", params=params)
+        return self._frame(body["edges"], body, [
+            "type", "subject", "subject_name", "object", "object_name", "kind", "source", "source_version",
+            "source_file", "source_predicate", "knowledge_level", "agent_type", "evidence", "edge_release",
+            "evidence_count", "max_probability", "mean_probability", "model_version", "score", "probability", "run_id",
+            "overlay_id", "sentences_total", "sentences"])
+
+    def overlays(self, kind: str | None = None, cohort: str | None = None, gene: str | None = None) -> pd.DataFrame:
+        """Bayesian-network overlays, newest first."""
+        params = {k: v for k, v in (("kind", kind), ("cohort", cohort), ("gene", gene)) if v is not None}
+        body = self._request("GET", "/overlays", params=params)
+        return self._frame(body["overlays"], body, ["id", "kind", "method", "created_at", "release", "cohort",
+                                                    "cohort_name", "nodes", "edges", "samples", "params"])
+
+    def overlay_edges(self, overlay_id: str, touching: str = "any", disease: str | None = None,
+                      gene: str | None = None, selected: bool | None = None, max_q: float | None = None,
+                      min_posterior: float | None = None, limit: int = 100, offset: int = 0) -> pd.DataFrame:
+        """An overlay's edges, strongest first, with the curated types between their endpoints and the
+        predictions of their genes; `touching="predicted_target"` keeps edges of predicted targets
+        (of `disease`, when given), `"curated_edge"` / `"novel"` those a curated edge backs / does not."""
+        params: dict[str, Any] = {"touching": touching, "limit": limit, "offset": offset}
+        for key, value in (("disease", disease), ("gene", gene), ("selected", selected), ("max_q", max_q),
+                           ("min_posterior", min_posterior)):
+            if value is not None:
+                params[key] = str(value).lower() if isinstance(value, bool) else value
+        body = self._request("GET", f"/overlays/{overlay_id}/edges", params=params)
+        df = self._frame(body["edges"], body, ["source", "source_name", "target", "target_name", "weight", "posterior",
+                                               "ecv", "delta_ecv", "mean_ecv_a", "mean_ecv_b", "p_value", "q_value",
+                                               "direction", "selected", "curated_types", "predictions"])
+        df.attrs["total"] = body["total"]
+        df.attrs["overlay"] = body["overlay"]
         return df
 
     def run(self, run_id: str) -> dict[str, Any]:

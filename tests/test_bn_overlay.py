@@ -142,8 +142,11 @@ def test_overlays_on_gse10072(empty_db, settings):
     for (s, t) in _overlay_edges(drv, "gse10072-kd-per1"):
         assert s in inc and t in inc
 
-    # --- overlay queries of the library
+    # --- overlay queries of the library (the one about predicted targets needs predictions: it runs in
+    # test_api_edges_overlays.py, next to the API's answer to the same question)
     for f in sorted(OVERLAYS.glob("*.cypher")):
+        if f.name == "overlay_edges_at_predicted_targets.cypher":
+            continue
         text = f.read_text()
         assert text.startswith("// Question:") and "// Parameters:" in text and "// Example:" in text
         rows = drv.execute_query(text.rstrip().rstrip(";"), dict(_PARAM.findall(text))).records
