@@ -868,10 +868,10 @@ def create_app() -> FastAPI:
         drv, db, rel = _ctx()
         ends = []
         for curie in (a, b):
-            node = queries.entity_ref(drv, db, curie)
+            node = queries.entity_node(drv, db, curie)
             if node is None:
                 raise ApiProblem(404, "Entity not found", f"no node with id {curie!r}; find ids with GET /search?q=...")
-            ends.append(PathNode(**node))
+            ends.append(PathNode(id=node["id"], name=node.get("name")))
         rows = queries.edges_between(drv, db, a, b, [t for x in types or () for t in x.split(",") if t] or None,
                                      sentences)
         out = []
@@ -929,7 +929,7 @@ def create_app() -> FastAPI:
         found = queries.overlays(drv, db, overlay=overlay_id)
         if not found:
             raise ApiProblem(404, "Overlay not found", f"no Overlay with id {overlay_id!r}; list them with GET /overlays")
-        if disease is not None and queries.entity_ref(drv, db, disease) is None:
+        if disease is not None and queries.entity_node(drv, db, disease) is None:
             raise ApiProblem(404, "Disease not found", f"no node with id {disease!r}; find ids with GET /search?q=...&label=Disease")
         total, rows = queries.overlay_edges(drv, db, overlay_id, touching=touching, disease=disease, gene=gene,
                                             selected=selected, max_q=max_q, min_posterior=min_posterior,

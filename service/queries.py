@@ -559,11 +559,12 @@ RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object
 # evidence sentences and PMIDs behind it (nlp/: (:Evidence)-[:HAS_SUBJECT|HAS_OBJECT]->,
 # -[:FROM_PUBLICATION]->(:Publication))
 # ---------------------------------------------------------------------------------------
-ENTITY_REF = "MATCH (n {id: $id}) RETURN n.id AS id, n.name AS name LIMIT 1"
-
+# `a` is found by one index seek per label (`_lookup_union`), then its relationships are expanded.
 EDGES_BETWEEN = """
-MATCH (x {id: $a})-[r]-(y {id: $b})
-WHERE NOT type(r) IN ['INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR']
+CALL () { %s }
+WITH n AS x
+MATCH (x)-[r]-(y)
+WHERE y.id = $b AND NOT type(r) IN ['INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR']
   AND ($types IS NULL OR type(r) IN $types)
 WITH DISTINCT r, startNode(r) AS s, endNode(r) AS o
 CALL (r, s, o) {
@@ -580,18 +581,17 @@ RETURN type(r) AS type, s.id AS subject, s.name AS subject_name, o.id AS object,
        properties(r) AS props, sentences, sentences_total
 ORDER BY type, subject, props.primary_knowledge_source
 """
-
-
-def entity_ref(drv: Driver, database: str, curie: str) -> dict | None:
-    rows = _read(drv, database, ENTITY_REF, {"id": curie})
-    return rows[0] if rows else None
+_EDGES_BETWEEN = None
 
 
 def edges_between(drv: Driver, database: str, a: str, b: str, types: list[str] | None = None,
                   sentences: int = 10) -> list[dict]:
     """Edges between `a` and `b` (either direction): type, endpoints, all properties, and the best
     `sentences` evidence sentences of a text-mined edge (with their total)."""
-    return _read(drv, database, EDGES_BETWEEN, {"a": a, "b": b, "types": types, "sentences": sentences})
+    global _EDGES_BETWEEN
+    if _EDGES_BETWEEN is None:
+        _EDGES_BETWEEN = EDGES_BETWEEN % _lookup_union()
+    return _read(drv, database, _EDGES_BETWEEN, {"id": a, "b": b, "types": types, "sentences": sentences})
 
 
 # ---------------------------------------------------------------------------------------
