@@ -19,4 +19,6 @@ def test_analyst_notebook_runs_end_to_end(live_api, monkeypatch):
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "disease: DOID:1612" in text
     assert "pathways at FDR" in text
+    assert "edges between" in text and "GENE_ASSOCIATED_WITH_CONDITION" in text  # provenance of the top target
+    assert "overlays in the warehouse" in text
     assert any("image/png" in o.get("data", {}) for o in outputs), "the subgraph plot was not drawn"
