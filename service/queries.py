@@ -24,12 +24,13 @@ def health(drv: Driver, database: str, timeout_s: float = 5.0) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------
 # Shared pieces
 # ---------------------------------------------------------------------------------------
-def _lookup_union() -> str:
-    """One index seek per public label (labels come from graph/schema.yaml, never from users)."""
+def _lookup_union(param: str = "id", var: str = "n") -> str:
+    """One index seek per public label (labels come from graph/schema.yaml, never from users): the
+    node whose id is `$param`, returned as `var`."""
     from targetkg.graph.schema import load_schema
 
     labels = load_schema().public_labels()
-    return "\nUNION\n".join(f"MATCH (n:`{label}` {{id: $id}}) RETURN n" for label in labels)
+    return "\nUNION\n".join(f"MATCH ({var}:`{label}` {{id: ${param}}}) RETURN {var}" for label in labels)
 
 
 def _read_values(drv: Driver, database: str, cypher: str, params: dict[str, Any], timeout_s: float = 30.0) -> list[dict]:
@@ -559,12 +560,13 @@ RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object
 # evidence sentences and PMIDs behind it (nlp/: (:Evidence)-[:HAS_SUBJECT|HAS_OBJECT]->,
 # -[:FROM_PUBLICATION]->(:Publication))
 # ---------------------------------------------------------------------------------------
-# `a` is found by one index seek per label (`_lookup_union`), then its relationships are expanded.
+# Both ends are found by one index seek per label (`_lookup_union`); the planner then expands from
+# the end with fewer relationships (a hub gene has thousands).
 EDGES_BETWEEN = """
 CALL () { %s }
-WITH n AS x
+CALL () { %s }
 MATCH (x)-[r]-(y)
-WHERE y.id = $b AND NOT type(r) IN ['INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR']
+WHERE NOT type(r) IN ['INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR']
   AND ($types IS NULL OR type(r) IN $types)
 WITH DISTINCT r, startNode(r) AS s, endNode(r) AS o
 CALL (r, s, o) {
@@ -590,8 +592,8 @@ def edges_between(drv: Driver, database: str, a: str, b: str, types: list[str] |
     `sentences` evidence sentences of a text-mined edge (with their total)."""
     global _EDGES_BETWEEN
     if _EDGES_BETWEEN is None:
-        _EDGES_BETWEEN = EDGES_BETWEEN % _lookup_union()
-    return _read(drv, database, _EDGES_BETWEEN, {"id": a, "b": b, "types": types, "sentences": sentences})
+        _EDGES_BETWEEN = EDGES_BETWEEN % (_lookup_union("a", "x"), _lookup_union("b", "y"))
+    return _read(drv, database, _EDGES_BETWEEN, {"a": a, "b": b, "types": types, "sentences": sentences})
 
 
 # ---------------------------------------------------------------------------------------

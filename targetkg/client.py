@@ -8,9 +8,9 @@
     kg.query("MATCH (d:Disease {id: $id}) RETURN d.name AS name", id="DOID:363")
     kg.runs()                                   # model runs and their held-out metrics
     kg.predictions(run="rgcn-s0-...", relation="TREATS", include="novel")
-    kg.edges("MESH:D008012", "MESH:D006331")    # every edge between two entities; text-mined ones with sentences
+    kg.edges("DRUGBANK:DB00997", "DOID:0050700")  # doxorubicin, cardiomyopathy: every edge, text-mined ones with sentences
     kg.overlays(cohort="GSE10072")               # Bayesian-network overlays
-    kg.overlay_edges("gse10072-delta", touching="predicted_target")
+    kg.overlay_edges("gse10072-delta-tumor-vs-non-tumor", touching="predicted_target", disease="DOID:1324")
 
 Every table method returns a pandas DataFrame; the graph release is in `df.attrs["release"]`.
 Errors from the API (RFC 9457 problem+json) raise `TargetKGError` with the server's message.

@@ -1,7 +1,7 @@
 // Question: which sentences and PMIDs support the text-mined edges between two entities, most probable first?
 // Parameters: $a, $b — two node CURIEs (either direction)
-// Example: :param a => 'MESH:D008012'
-//          :param b => 'MESH:D012640'
+// Example: :param a => 'DRUGBANK:DB00997'
+//          :param b => 'DOID:0050700'
 MATCH (x {id: $a})-[r]-(y {id: $b})
 WHERE r.agent_type = 'text_mining_agent'
 WITH r, startNode(r) AS s, endNode(r) AS o

@@ -1,7 +1,7 @@
 // Question: which edges of a patient overlay (e.g. a ΔECv subnetwork) touch a gene that a model predicts for a disease, and does curated knowledge back the edge?
 // Parameters: $overlay — an Overlay id; $disease — a Disease CURIE (the predictions: PREDICTED_ASSOCIATED_WITH edges, see GET /predictions)
 // Example: :param overlay => 'gse10072-delta'
-//          :param disease => 'DOID:3910'
+//          :param disease => 'DOID:1324'
 MATCH (a)-[e:OVERLAY_EDGE {overlay_id: $overlay}]->(b)
 UNWIND [a, b] AS g
 MATCH (g:Gene)-[p:PREDICTED_ASSOCIATED_WITH]->(:Disease {id: $disease})
