@@ -261,7 +261,9 @@ class Prediction(BaseModel):
     relation: str | None = Field(None, description="the curated relationship type the model predicts")
     score: float | None = Field(None, description="the model's raw score (comparable within a run)")
     probability: float | None = Field(None, description="calibrated on held-out edges (comparable across runs)")
-    rank: int | None = Field(None, description="rank among the subject's predictions in this run")
+    rank: int | None = Field(None, description="rank among the subject's (rank_of=subject) or the object's "
+                                               "(rank_of=object) predictions in this run")
+    rank_of: Literal["subject", "object"] | None = None
     known: bool | None = Field(None, description="a curated edge of the predicted relation already exists")
     run_id: str | None = None
     model: str | None = None

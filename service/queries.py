@@ -545,6 +545,7 @@ def predictions(drv: Driver, database: str, types: list[str], *, run_id: str | N
     parts = [_predictions_match(t, subject, object_, run_id, known, min_score) + """
 RETURN s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object_name, type(p) AS type,
        p.source_predicate[0] AS relation, p.score AS score, p.probability AS probability, p.rank AS rank,
+       coalesce(p.rank_of, 'subject') AS rank_of,
        p.known AS known, p.run_id AS run_id, p.model AS model, p.release AS release,
        p.explanation_paths AS explanation_paths, p.explanation_contributions AS explanation_contributions"""
              for t in types]

@@ -351,6 +351,8 @@ def train_cmd(
     split: str = typer.Option("head", help="head: hold out whole drugs; tail: whole diseases; random."),
     config: Optional[Path] = typer.Option(None, help="YAML/JSON file with any train() argument (wins over options)."),
     predict_top_k: int = typer.Option(0, help="Then write the top K predictions per subject of every target relation (0: don't)."),
+    predict_per: str = typer.Option("subject", help="With --predict-top-k: top K per 'subject' (a drug's best diseases) or "
+                                    "per 'object' (a disease's best genes: predicted targets)."),
     write_model: str = typer.Option("trained", help="With --predict-top-k: 'trained' writes this model's predictions; "
                                     "'best' writes those of the model or baseline with the best validation MRR "
                                     "(never chosen on the test edges)."),
@@ -373,6 +375,8 @@ def train_cmd(
         targets = [r.strip() for r in relations.split(",") if r.strip()]
         if write_model not in ("trained", "best"):
             fail(f"--write-model must be 'trained' or 'best', not {write_model!r}")
+        if predict_per not in ("subject", "object"):
+            fail(f"--predict-per must be 'subject' or 'object', not {predict_per!r}")
         write_run = run_id
         if write_model == "best":
             valid = run.get("validation_metrics", {}).get(targets[0], {}) or {}
@@ -385,7 +389,7 @@ def train_cmd(
                 write_run = train(model=best, relations=relations, epochs=0, seed=seed, split_mode=split,
                                   baselines=False, config=str(config) if config else None)
         for relation in targets:
-            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=3)
+            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=3, per=predict_per)
             console.print(f"wrote {relation} predictions of run {write_run}: "
                           + ", ".join(f"{k}={v}" for k, v in res.items() if isinstance(v, (int, float, str))))
 
@@ -394,16 +398,20 @@ def train_cmd(
 def predict_cmd(
     run: str = typer.Option(..., "--run", help="Run id from `targetkg train`."),
     relation: str = typer.Option("TREATS", help="The curated type predicted: TREATS | DIRECTLY_PHYSICALLY_INTERACTS_WITH | GENE_ASSOCIATED_WITH_CONDITION."),
-    top_k: int = typer.Option(100, help="Predictions kept per subject."),
+    top_k: int = typer.Option(100, help="Predictions kept per subject (or per object, with --per object)."),
+    per: str = typer.Option("subject", help="'subject': top K per subject (a drug's best diseases); 'object': per object "
+                            "(a disease's best genes)."),
     write: bool = typer.Option(False, "--write", help="Write PREDICTED_* edges and the ModelRun node to Neo4j."),
-    explain_top: int = typer.Option(10, help="Explain each subject's first N predictions (path contributions)."),
+    explain_top: int = typer.Option(10, help="Explain the first N predictions of each subject (or object)."),
 ):
-    """Score candidates in batches, keep top-k per subject, optionally write them back with explanations."""
+    """Score candidates in batches, keep top-k per subject or object, optionally write them back with explanations."""
     from targetkg.graph.connection import Neo4jUnavailable
     from targetkg.models.linkpred.api import predict
 
     try:
-        res = predict(run, relation=relation, top_k=top_k, write=write, explain_top=explain_top)
+        res = predict(run, relation=relation, top_k=top_k, write=write, explain_top=explain_top, per=per)
+    except ValueError as exc:
+        fail(str(exc))
     except Neo4jUnavailable as exc:
         fail(str(exc))
     print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}, indent=2, default=str))

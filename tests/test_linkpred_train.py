@@ -138,3 +138,41 @@ def test_cli_writes_back_the_best_model_on_the_validation_edges(warehouse, setti
         assert recs[0]["n"] > 0 and recs[0]["max_rank"] == 3
     finally:
         api.delete_run(written, settings=settings)
+
+
+def test_predicted_targets_per_disease_feed_the_target_ranking(warehouse, settings):
+    """Gene -> disease predictions kept per object (the best genes for each disease), written with
+    rank_of='object', listed by GET /predictions and counted in /diseases/{id}/targets."""
+    from fastapi.testclient import TestClient
+    from targetkg.service.app import create_app
+
+    db = settings.neo4j_database
+    run_id = api.train(model="degree", relations=["GENE_ASSOCIATED_WITH_CONDITION"], epochs=0, seed=0,
+                       export_relations=REL, split_mode="tail", baselines=False, settings=settings)
+    try:
+        out = api.predict(run_id, "GENE_ASSOCIATED_WITH_CONDITION", top_k=3, write=True, settings=settings,
+                          explain_top=1, per="object")
+        by_disease: dict = {}
+        for row in out["predictions"]:
+            by_disease.setdefault(row["o"], []).append(row)
+        assert out["per"] == "object" and out["written"] == out["n"] == 3 * len(by_disease) > 100
+        for rows in by_disease.values():
+            assert [r["rank"] for r in rows] == [1, 2, 3]
+            assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+        recs, _, _ = warehouse.execute_query(
+            "MATCH (g:Gene)-[p:PREDICTED_ASSOCIATED_WITH {run_id: $r}]->(d:Disease) "
+            "RETURN d.id AS d, collect(p.rank) AS ranks, collect(DISTINCT p.rank_of) AS rank_of", r=run_id, database_=db)
+        assert len(recs) == len(by_disease)
+        assert all(sorted(r["ranks"]) == [1, 2, 3] and r["rank_of"] == ["object"] for r in recs)
+        disease = next(r["o"] for r in out["predictions"] if not r["known"])
+        genes = {r["s"]: r for r in out["predictions"] if r["o"] == disease}
+        with TestClient(create_app()) as client:
+            preds = client.get("/predictions", params={"run": run_id, "object": disease}).json()["predictions"]
+            assert {p["subject"] for p in preds} == set(genes) and {p["rank_of"] for p in preds} == {"object"}
+            targets = client.get(f"/diseases/{disease}/targets", params={"limit": 1000}).json()["targets"]
+        predicted = {t["gene"]: t["components"]["predicted"] for t in targets if t["components"]["predicted"] > 0}
+        assert set(genes) <= set(predicted)  # a predicted target of the disease is ranked with its prediction
+        with pytest.raises(ValueError, match="per must be"):
+            api.predict(run_id, "GENE_ASSOCIATED_WITH_CONDITION", top_k=3, write=False, settings=settings, per="gene")
+    finally:
+        api.delete_run(run_id, settings=settings)

@@ -238,6 +238,25 @@ def top_k_per_head(scorer, rel: int, heads: np.ndarray, tails: np.ndarray, k: in
     return np.concatenate(out_h), np.concatenate(out_t), np.concatenate(out_s), np.concatenate(out_r)
 
 
+def top_k_per_tail(scorer, rel: int, heads: np.ndarray, tails: np.ndarray, k: int, block: int = 256):
+    """Top-k heads per tail (e.g. the best genes for each disease), scored in blocks of tails."""
+    k = min(k, len(heads))
+    out_h, out_t, out_s, out_r = [], [], [], []
+    for s in range(0, len(tails), block):
+        tb = tails[s:s + block]
+        S = scorer.score_block(rel, heads, tb).T  # tails x heads
+        idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        sc = np.take_along_axis(S, idx, 1)
+        order = np.argsort(-sc, axis=1, kind="stable")
+        idx = np.take_along_axis(idx, order, 1)
+        sc = np.take_along_axis(sc, order, 1)
+        out_h.append(heads[idx].ravel())
+        out_t.append(np.repeat(tb, k))
+        out_s.append(sc.ravel())
+        out_r.append(np.tile(np.arange(1, k + 1), len(tb)))
+    return np.concatenate(out_h), np.concatenate(out_t), np.concatenate(out_s), np.concatenate(out_r)
+
+
 def _fmt_path(tr: Triples, e: dict) -> str:
     parts = [tr.entities[e["nodes"][0]]]
     for rel, fwd, node in zip(e["relations"], e["forward"], e["nodes"][1:]):
@@ -247,15 +266,21 @@ def _fmt_path(tr: Triples, e: dict) -> str:
 
 
 def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool = True,
-            settings=None, explain_top: int | None = 10, n_paths: int = 5, heads: list[str] | None = None) -> dict:
-    """Top-k predictions per subject for ``relation``; with ``write`` they replace the run's
-    previous predictions of that type in Neo4j. Explanations (top ``n_paths`` path-count paths
-    with contributions) for each subject's first ``explain_top`` predictions (None: all)."""
+            settings=None, explain_top: int | None = 10, n_paths: int = 5, heads: list[str] | None = None,
+            per: str = "subject") -> dict:
+    """Top-k predictions per subject (``per="subject"``: the best diseases for each drug) or per
+    object (``per="object"``: the best genes for each disease, i.e. predicted targets) for
+    ``relation``; ``rank`` counts within that subject or object (``rank_of``). With ``write`` they
+    replace the run's previous predictions of that type in Neo4j. Explanations (top ``n_paths``
+    path-count paths with contributions) for the first ``explain_top`` predictions of each
+    subject or object (None: all)."""
     from targetkg.graph.connection import driver
 
     from targetkg.settings import get_settings
 
     k = int(top_k)
+    if per not in ("subject", "object"):
+        raise ValueError(f"per must be 'subject' or 'object', not {per!r}")
     settings = settings or get_settings()
     run, tr, sp, sc = load_run(run_id, settings)
     if relation not in PREDICTED_TYPE:
@@ -266,7 +291,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
         e2i = tr.entity_to_id
         cand_h = np.asarray(sorted(e2i[h] for h in heads if h in e2i), dtype=np.int64)
     t0 = time.time()
-    H, T, S, R = top_k_per_head(sc, rel, cand_h, cand_t, k)
+    H, T, S, R = (top_k_per_head if per == "subject" else top_k_per_tail)(sc, rel, cand_h, cand_t, k)
     cal = run["calibration"].get(relation) or calibrate(sc, tr, sp, relation)
     P = probability(cal, S)
     cur = tr.of_relation(relation)
@@ -294,7 +319,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
                      "rank": int(r), "known": (h, t) in known_set, "paths": paths, "contribs": contribs,
                      "expl": ex_json})
     t_explain = time.time() - t0
-    out = {"run_id": run_id, "relation": relation, "type": PREDICTED_TYPE[relation], "n": len(rows),
+    out = {"run_id": run_id, "relation": relation, "type": PREDICTED_TYPE[relation], "per": per, "n": len(rows),
            "score_s": t_score, "explain_s": t_explain, "predictions": rows}
     if write:
         t0 = time.time()
@@ -302,7 +327,8 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
         lab = tr.label_array()
         s_label = lab[cand_h[0]] if len(cand_h) else "Drug"
         o_label = lab[cand_t[0]]
-        out["written"] = write_predictions(drv, settings.neo4j_database, run, relation, rows, s_label, o_label)
+        out["written"] = write_predictions(drv, settings.neo4j_database, run, relation, rows, s_label, o_label,
+                                           rank_of=per)
         out["write_s"] = time.time() - t0
     return out
 

@@ -1,7 +1,9 @@
 """Write predictions back into Neo4j (parameterised, batched UNWIND, one transaction per run).
 
 Per prediction: (s)-[:PREDICTED_TREATS|PREDICTED_TARGETS|PREDICTED_ASSOCIATED_WITH {score,
-probability, rank, model, run_id, release, agent_type: 'computational_model', knowledge_level:
+probability, rank, rank_of ('subject': rank among the subject's predictions, e.g. a drug's
+diseases; 'object': among the object's, e.g. a disease's genes), model, run_id, release,
+agent_type: 'computational_model', knowledge_level:
 'prediction', known, explanation_paths, explanation_contributions, explanation_json}]->(o), and
 one (:ModelRun {id, model, params, metrics, release, created_at})-[:PREDICTED_FOR]->(s) per
 subject with predictions.
@@ -30,8 +32,11 @@ def _label_ok(label: str) -> str:
     return label
 
 
-def write_predictions(drv, database: str, run: dict, relation: str, rows: list[dict], s_label: str, o_label: str) -> int:
+def write_predictions(drv, database: str, run: dict, relation: str, rows: list[dict], s_label: str, o_label: str,
+                      rank_of: str = "subject") -> int:
     ptype = PREDICTED_TYPE[relation]
+    if rank_of not in ("subject", "object"):
+        raise ValueError(f"rank_of must be 'subject' or 'object', not {rank_of!r}")
     s_label, o_label = _label_ok(s_label), _label_ok(o_label)
     run_props = {
         "id": run["run_id"], "model": run["model"], "params": json.dumps(run.get("params", {}), sort_keys=True),
@@ -44,7 +49,7 @@ UNWIND $rows AS row
 MATCH (s:{s_label} {{id: row.s}})
 MATCH (o:{o_label} {{id: row.o}})
 CREATE (s)-[p:{ptype}]->(o)
-SET p.score = row.score, p.probability = row.probability, p.rank = row.rank,
+SET p.score = row.score, p.probability = row.probability, p.rank = row.rank, p.rank_of = $rank_of,
     p.known = EXISTS {{ MATCH (s)-[:`{relation}`]->(o) }},
     p.model = $model, p.run_id = $run_id, p.release = $release,
     p.agent_type = 'computational_model', p.knowledge_level = 'prediction',
@@ -66,7 +71,8 @@ MERGE (m)-[:PREDICTED_FOR {{relation: $ptype}}]->(s)
         n = 0
         for i in range(0, len(rows), BATCH):
             tx.run(q_create, rows=rows[i:i + BATCH], model=run["model"], run_id=run["run_id"],
-                   release=run.get("release"), code_version=run.get("code_version"), relation=relation).consume()
+                   release=run.get("release"), code_version=run.get("code_version"), relation=relation,
+                   rank_of=rank_of).consume()
             n += len(rows[i:i + BATCH])
         ids = sorted({r["s"] for r in rows})
         for i in range(0, len(ids), BATCH):
