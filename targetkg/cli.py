@@ -251,8 +251,9 @@ def _ingest_literature(path: Path, release: str | None) -> None:
                   f"{n_evidence:,} evidence sentences from {path} (source {prov.infores}: {len(source['files'])} "
                   f"file(s), {source['edges']:,} edges)")
     if stats.dangling or n_evidence < len(evidence):
+        examples = f" ({'; '.join(stats.dangling_examples[:3])})" if stats.dangling_examples else ""
         fail(f"{stats.dangling:,} edges and {len(evidence) - n_evidence:,} evidence sentences were not written: "
-             f"an endpoint or publication is missing ({'; '.join(stats.dangling_examples[:3])})")
+             f"an endpoint or publication is missing{examples}")
 
 
 @app.command("build")
@@ -361,6 +362,10 @@ def train_cmd(
     from targetkg.graph.connection import Neo4jUnavailable
     from targetkg.models.linkpred.api import load_run, train
 
+    if write_model not in ("trained", "best"):  # checked before the training they would waste
+        fail(f"--write-model must be 'trained' or 'best', not {write_model!r}")
+    if predict_per not in ("subject", "object"):
+        fail(f"--predict-per must be 'subject' or 'object', not {predict_per!r}")
     try:
         run_id = train(model=model, relations=relations, epochs=epochs, seed=seed, split_mode=split,
                        config=str(config) if config else None)
@@ -373,10 +378,6 @@ def train_cmd(
         from targetkg.models.linkpred.api import predict
 
         targets = [r.strip() for r in relations.split(",") if r.strip()]
-        if write_model not in ("trained", "best"):
-            fail(f"--write-model must be 'trained' or 'best', not {write_model!r}")
-        if predict_per not in ("subject", "object"):
-            fail(f"--predict-per must be 'subject' or 'object', not {predict_per!r}")
         write_run = run_id
         if write_model == "best":
             valid = run.get("validation_metrics", {}).get(targets[0], {}) or {}

@@ -176,3 +176,17 @@ def test_predicted_targets_per_disease_feed_the_target_ranking(warehouse, settin
             api.predict(run_id, "GENE_ASSOCIATED_WITH_CONDITION", top_k=3, write=False, settings=settings, per="gene")
     finally:
         api.delete_run(run_id, settings=settings)
+
+
+def test_cli_refuses_a_bad_prediction_option_before_training(settings):
+    import subprocess
+
+    from conftest import cli_env, targetkg_cmd
+
+    before = set(api.runs_dir(settings).glob("*")) if api.runs_dir(settings).exists() else set()
+    proc = subprocess.run([*targetkg_cmd(), "train", "--model", "degree", "--epochs", "0", "--predict-top-k", "3",
+                           "--predict-per", "gene"], capture_output=True, text=True, env=cli_env(COLUMNS="250"),
+                          timeout=300)
+    assert proc.returncode == 1 and "--predict-per must be 'subject' or 'object', not 'gene'" in proc.stderr
+    after = set(api.runs_dir(settings).glob("*")) if api.runs_dir(settings).exists() else set()
+    assert after == before  # nothing was trained
