@@ -936,7 +936,8 @@ def create_app() -> FastAPI:
         total, rows = queries.overlay_edges(drv, db, overlay_id, touching=touching, disease=disease, gene=gene,
                                             selected=selected, max_q=max_q, min_posterior=min_posterior,
                                             limit=limit, offset=offset)
-        fields = set(OverlayEdgeRow.model_fields)
+        own = ("source", "source_name", "target", "target_name", "curated_types", "predictions")
+        fields = set(OverlayEdgeRow.model_fields) - set(own)  # edge properties: weight, posterior, ΔECv, ...
         edges = [OverlayEdgeRow(**{k: v for k, v in _finite(r["props"]).items() if k in fields},
                                 **{k: r[k] for k in ("source", "source_name", "target", "target_name", "curated_types")},
                                 predictions=r["predictions"]) for r in rows]
