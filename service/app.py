@@ -899,7 +899,8 @@ def create_app() -> FastAPI:
 
     # ---- /overlays, /overlays/{id}/edges
     @app.get("/overlays", response_model=OverlaysResponse)
-    def list_overlays(kind: str | None = Query(None, description="basal_network, delta_ecv_subnetwork, sample_subnetwork or knockdown_simulation"),
+    def list_overlays(kind: Literal["basal_network", "delta_ecv_subnetwork", "sample_subnetwork",
+                                    "knockdown_simulation"] | None = Query(None, description="only overlays of this kind"),
                       cohort: str | None = Query(None, description="a Cohort id or name"),
                       gene: str | None = Query(None, description="only overlays that include this gene (CURIE or symbol)")):
         """Bayesian-network overlays laid over the warehouse (`targetkg bn overlay`), newest first."""
@@ -916,7 +917,8 @@ def create_app() -> FastAPI:
                       touching: Literal["any", "predicted_target", "curated_edge", "novel"] = Query(
                           "any", description="predicted_target: an endpoint gene has a PREDICTED_* edge (to `disease`, "
                                              "when given); curated_edge: a curated edge links the endpoints; novel: none does"),
-                      disease: str | None = Query(None, description="with touching=predicted_target: predictions for this Disease CURIE"),
+                      disease: str | None = Query(None, description="list only the predictions for this Disease CURIE (with "
+                                                                     "touching=predicted_target: only edges of its predicted genes)"),
                       gene: str | None = Query(None, description="only edges of this gene (CURIE or symbol)"),
                       selected: bool | None = Query(None, description="only edges selected (true) or not (false) by the ΔECv test"),
                       max_q: float | None = Query(None, gt=0, le=1, description="ΔECv q-value at most"),

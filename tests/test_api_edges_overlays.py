@@ -147,6 +147,8 @@ def test_overlay_problems(api, overlays):
     assert r.status_code == 404 and "DOID:0000000000" in r.json()["detail"]
     r = api.get(f"/overlays/{DELTA}/edges", params={"touching": "nearby"})
     assert r.status_code == 422 and "touching" in r.json()["detail"]
+    r = api.get("/overlays", params={"kind": "basal"})
+    assert r.status_code == 422 and "kind" in r.json()["detail"]
 
 
 def test_edges_between_two_entities_with_provenance(api, overlays, warehouse, settings):
