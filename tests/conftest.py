@@ -30,6 +30,15 @@ def shared_data() -> Path:
     return Path(os.environ.get("TARGETKG_DATA", REPO / ".." / "shared" / "data")).resolve()
 
 
+def pytest_configure(config):
+    """The tests read the real releases in the data directory; without it they would fail one by
+    one with file errors (or, worse, a skip would hide it): stop at once and say where we looked."""
+    data = shared_data()
+    if not (data / "README.md").is_file():
+        pytest.exit(f"shared data not found at {data} (no README.md there): set TARGETKG_DATA to the data "
+                    "directory (default ../shared/data next to the checkout)", returncode=4)
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)

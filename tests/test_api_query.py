@@ -110,16 +110,38 @@ def test_guard_keeps_keywords_in_strings_and_comments():
         check_cypher("RETURN 1; RETURN 2")
 
 
-def test_plan_check_refuses_writes_the_lexer_cannot_see(api, warehouse):
-    """Procedures on the allow-list are still planned first: a plan that is not read-only is refused."""
-    from targetkg.graph.connection import driver
-    from targetkg.service import queries
+# data writes the lexical guard refuses; with the guard switched off, the server-side layers must
+# still refuse every one of them
+DATA_WRITES = [
+    "CREATE (n:Pwned {id: 'x'}) RETURN n",
+    "MERGE (n:Pwned {id: 'x'}) RETURN n",
+    "MATCH (d:Disease {id: 'DOID:363'}) SET d.pwned = true RETURN d",
+    "MATCH (d:Disease {id: 'DOID:363'}) SET d:Pwned",
+    "MATCH (d:Disease {id: 'DOID:363'}) DETACH DELETE d",
+    "MATCH (d:Disease {id: 'DOID:363'}) REMOVE d.name",
+    "MATCH (d:Disease) FOREACH (x IN [1] | CREATE (:Pwned))",
+    "CALL apoc.create.node(['Pwned'], {id: 'x'})",
+    "RETURN apoc.cypher.runFirstColumnSingle('CREATE (n:Pwned) RETURN n', {}) AS x",
+]
 
-    from targetkg.settings import get_settings
 
-    s = get_settings()
-    assert queries.explain_query_type(driver(s), s.neo4j_database, "MATCH (n:Pwned) SET n.x = 1", {}) in ("w", "rw")
-    assert queries.explain_query_type(driver(s), s.neo4j_database, "MATCH (n:Disease) RETURN n", {}) == "r"
+def test_plan_check_and_read_transaction_refuse_writes_the_lexer_misses(api, warehouse, monkeypatch):
+    """Behind the lexical guard: the query plan must be read-only (EXPLAIN), and the query then runs
+    in a READ transaction. With the guard switched off, every data write is still refused (403) and
+    the graph is unchanged; plain writes are stopped by the plan check itself."""
+    from targetkg.service import readonly
+
+    monkeypatch.setattr(readonly, "check_cypher", lambda cypher: cypher.strip().rstrip(";"))
+    before = _fingerprint(warehouse)
+    by_plan = 0
+    for cypher in DATA_WRITES:
+        resp = api.post("/query", headers={"X-API-Key": KEY}, json={"cypher": cypher})
+        assert resp.status_code == 403, (cypher, resp.status_code, resp.text)
+        by_plan += "plan is not read-only" in resp.json()["detail"]
+    assert by_plan >= 7  # everything but the APOC procedure/function, whose plans may look read-only
+    assert _fingerprint(warehouse) == before
+    read = api.post("/query", headers={"X-API-Key": KEY}, json={"cypher": "MATCH (n:Disease) RETURN count(n) AS c"})
+    assert read.status_code == 200 and read.json()["rows"][0]["c"] > 0
 
 
 def test_query_past_the_timeout_is_cut_and_reported(api, monkeypatch):

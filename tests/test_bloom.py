@@ -54,8 +54,8 @@ def test_search_phrase_runs_and_returns_paths(phrase, cypher, params, warehouse)
         rows = session.run(cypher, values).data()
     assert rows, f"{phrase!r} returned nothing for {values}"
     # every row is a path (Bloom draws paths/nodes, not tables)
-    with warehouse.session(default_access_mode="READ") as session:
-        rec = session.run(cypher, values).peek()
-        from neo4j.graph import Path as GraphPath
+    from neo4j.graph import Path as GraphPath
 
-        assert isinstance(rec["p"], GraphPath)
+    with warehouse.session(default_access_mode="READ") as session:
+        records = list(session.run(cypher, values))
+    assert all(isinstance(rec["p"], GraphPath) for rec in records)

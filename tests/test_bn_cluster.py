@@ -25,7 +25,6 @@ def _skeleton_recall(net, p):
 
 @pytest.mark.parametrize("backend", ["process", "dask"])
 def test_nnsr_runs_on_executor(backend):
-    pytest.importorskip("dask.distributed") if backend == "dask" else None
     p = 30
     X = _chain_data(p)
     net = learn_structure(X, [f"V{i}" for i in range(p)], score="bge", k=4, confidence="nnsr",

@@ -54,6 +54,11 @@ def test_random_scores_near_half():
     sp = split(tr, ["TREATS"], mode="head", seed=0)
     m = evaluate(_Random(), tr, sp, "TREATS")
     assert 0.2 < m["auroc_all"] < 0.8
+    # the same evaluator is not constant: scores that invert the truth rank every test edge last
+    inverted = Oracle(tr, noise=0.01)
+    inverted.truth = -inverted.truth
+    bad = evaluate(inverted, tr, sp, "TREATS")
+    assert bad["auroc_all"] < 0.05 and bad["mrr"] < m["mrr"]
 
 
 class _Random:

@@ -139,5 +139,10 @@ def test_stats_json_has_counts(neo4j):
     proc = run_cli("stats", "--json")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    for key in ("nodes", "relationships", "labels", "types", "constraints", "sources"):
+    recs, _, _ = neo4j.execute_query("CALL () { MATCH (n) RETURN count(n) AS nodes } "
+                                     "CALL () { MATCH ()-[r]->() RETURN count(r) AS rels } RETURN nodes, rels")
+    assert data["nodes"] == recs[0]["nodes"] and data["relationships"] == recs[0]["rels"]
+    labels, _, _ = neo4j.execute_query("MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c")
+    assert {r["l"]: r["c"] for r in labels} == {k: v for k, v in dict(data["labels"]).items() if v}
+    for key in ("types", "constraints", "sources"):
         assert key in data
