@@ -28,7 +28,7 @@ data="${TARGETKG_DATA:-$(pwd)/../shared/data}"
 expr="$data/expression/GSE10072"
 if [ -f "$expr/GSE10072_clock_genes.csv" ]; then
   targetkg bn learn "$expr/GSE10072_clock_genes.csv" --metadata "$expr/labels.tsv" --group-column condition \
-    --drop condition --run-id gse10072 --cohort GSE10072 --write-overlay
+    --drop condition --scale log2 --run-id gse10072 --cohort GSE10072 --write-overlay
   targetkg bn ecv gse10072 --group-a tumor --group-b non-tumor
 fi
 # Literature: the project's own NER (default profile "fast": ~5 min on 2 cores, then ~5 min for its

@@ -95,10 +95,15 @@ def test_overlays_on_gse10072(empty_db, settings):
     assert o["kind"] == "delta_ecv_subnetwork" and o["cohort"] == "targetkg.cohort:gse10072"
     assert o["params"]["group_a"] == "tumor" and o["params"]["top"] == 0.25 and o["samples"] == 107
 
-    # --- pseudonymised samples only
-    sample_ids = {r[0] for r in drv.execute_query("MATCH (s:Sample) RETURN s.id, s.group").records}
-    assert sample_ids == {pseudonymise(s, KEY) for s in df.index}
-    assert {r[0] for r in drv.execute_query("MATCH (s:Sample) RETURN DISTINCT s.group").records} == {"tumor", "non-tumor"}
+    # --- pseudonymised samples only (keyed by cohort + raw id); the group lives on FOR_SAMPLE
+    sample_ids = {r[0] for r in drv.execute_query("MATCH (s:Sample) RETURN s.id").records}
+    assert sample_ids == {pseudonymise(s, KEY, "GSE10072") for s in df.index}
+    assert sample_ids.isdisjoint({pseudonymise(s, KEY) for s in df.index})
+    assert _count(drv, "MATCH (s:Sample) WHERE s.group IS NOT NULL RETURN count(s)") == 0
+    assert _count(drv, "MATCH (s:Sample) WHERE s.cohort <> 'targetkg.cohort:gse10072' RETURN count(s)") == 0
+    got = {(r["id"], r["g"]) for r in drv.execute_query(
+        "MATCH (:Overlay {id: 'gse10072-delta'})-[f:FOR_SAMPLE]->(s:Sample) RETURN s.id AS id, f.group AS g").records}
+    assert got == {(pseudonymise(s, KEY, "GSE10072"), groups[s]) for s in df.index}
     everything = drv.execute_query("MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN properties(n) AS n, "
                                    "collect(properties(r)) AS r").records
     assert "GSM" not in repr([(r["n"], r["r"]) for r in everything])  # no raw GEO sample id anywhere
@@ -120,8 +125,8 @@ def test_overlays_on_gse10072(empty_db, settings):
                        ecv_result=res_c, pseudonym_key_=KEY)
     assert s4["samples"] == 1 and s4["edges"] == len(ssub.edges)
     own = drv.execute_query("MATCH (:Overlay {id: 'gse10072-sample1'})-[f:FOR_SAMPLE]->(s:Sample) "
-                            "RETURN s.id AS id, s.group AS g, f.own AS own").records
-    assert [(r["id"], r["g"], r["own"]) for r in own] == [(pseudonymise(raw, KEY), "tumor", True)]
+                            "RETURN s.id AS id, f.group AS g, f.own AS own").records
+    assert [(r["id"], r["g"], r["own"]) for r in own] == [(pseudonymise(raw, KEY, "GSE10072"), "tumor", True)]
     col = res_c.samples.index(raw)
     ecv_of = {(s, t): res_c.values[e, col] for e, (s, t) in enumerate(zip(res_c.edges["source"], res_c.edges["target"]))}
     for (s, t, sel) in ssub.edges[["source", "target", "selected"]].itertuples(index=False):
@@ -258,11 +263,10 @@ def test_warehouse_priors_from_curated_relationships(empty_db, settings):
         warehouse_prior_edges(drv, db, info, ["PREDICTED_TARGETS"])
 
     # the CLI reads them, learns with them and records which relationships informed the run
+    from targetkg.models.bn.cli import bn_app
     from typer.testing import CliRunner
 
-    from targetkg.models.bn.cli import bn_app
-
-    path, df, _ = _matrix()
+    path, _, _ = _matrix()
     out = CliRunner().invoke(bn_app, ["learn", str(path), "--drop", "condition", "--run-id", "priors", "--confidence", "none",
                                       "--warehouse-priors", "--prior-weight", "1000"])
     assert out.exit_code == 0, out.output
@@ -274,3 +278,216 @@ def test_warehouse_priors_from_curated_relationships(empty_db, settings):
     found = set(zip(edges["source"], edges["target"]))
     assert ("ARNTL", "CLOCK") in found and ({("PER1", "CRY2"), ("CRY2", "PER1")} & found)  # a huge bonus wins
     assert (folder / "prior_edges.tsv").read_text().count("\n") == 3  # header + 2 relationships
+
+
+# ------------------------------------------------------------------------------ audit: samples per cohort
+def test_samples_are_per_cohort_and_groups_per_overlay(empty_db, settings):
+    """Two cohorts that both call their samples S001... get different Sample nodes; a second grouping of
+    the same cohort does not change the groups of the first overlay (groups live on FOR_SAMPLE)."""
+    from targetkg.models.bn import learn
+    from targetkg.models.bn.overlay import delete_overlay, pseudonymise, write_overlay
+    from targetkg.service import queries
+
+    drv, db = empty_db, settings.neo4j_database
+    _write_genes(drv, with_curated_edge=False)
+    _, df, _ = _matrix()
+    net = learn(df[["PER1", "PER2", "PER3", "CRY2"]], score="bge", symbol_to_curie=CURIE)
+    raw = [f"S{i:03d}" for i in range(1, 7)]
+    cond = dict(zip(raw, ["ipf", "ipf", "ipf", "control", "control", "control"]))
+    resp = dict(zip(raw, ["good", "poor", "good", "poor", "good", "poor"]))
+
+    def for_sample(oid):
+        return {(r["id"], r["g"]) for r in drv.execute_query(
+            "MATCH (:Overlay {id: $o})-[f:FOR_SAMPLE]->(s:Sample) RETURN s.id AS id, f.group AS g", o=oid).records}
+
+    write_overlay(drv, db, net, "basal_network", "a-cond", cohort="Cohort A", samples=cond, pseudonym_key_=KEY)
+    write_overlay(drv, db, net, "basal_network", "b-cond", cohort="Cohort B", samples=cond, pseudonym_key_=KEY)
+    assert _count(drv, "MATCH (s:Sample) RETURN count(s)") == 12  # same raw ids, two cohorts: no sharing
+    a_ids = {pseudonymise(s, KEY, "Cohort A") for s in raw}
+    b_ids = {pseudonymise(s, KEY, "targetkg.cohort:cohort_b") for s in raw}  # the name and the id hash alike
+    assert not a_ids & b_ids
+    assert for_sample("a-cond") == {(pseudonymise(s, KEY, "Cohort A"), g) for s, g in cond.items()}
+    assert {r[0] for r in drv.execute_query("MATCH (:Overlay {id: 'b-cond'})-->(s:Sample) RETURN s.id").records} == b_ids
+
+    # a second grouping of cohort A: same Sample nodes, the first overlay keeps its groups
+    write_overlay(drv, db, net, "basal_network", "a-resp", cohort="Cohort A", samples=resp, pseudonym_key_=KEY)
+    assert _count(drv, "MATCH (s:Sample) RETURN count(s)") == 12
+    assert for_sample("a-cond") == {(pseudonymise(s, KEY, "Cohort A"), g) for s, g in cond.items()}
+    assert for_sample("a-resp") == {(pseudonymise(s, KEY, "Cohort A"), g) for s, g in resp.items()}
+    assert _count(drv, "MATCH (s:Sample) WHERE s.group IS NOT NULL RETURN count(s)") == 0
+    (listed,) = queries.overlays(drv, db, overlay="a-resp")
+    assert listed["groups"] == {"good": 3, "poor": 3} and listed["samples"] == 6
+
+    # idempotent: the same overlay written again gives the same graph
+    def shape():
+        return (_count(drv, "MATCH (n) RETURN count(n)"), _count(drv, "MATCH ()-[r]->() RETURN count(r)"),
+                for_sample("a-cond"), for_sample("a-resp"), for_sample("b-cond"))
+
+    before = shape()
+    assert write_overlay(drv, db, net, "basal_network", "a-resp", cohort="Cohort A", samples=resp,
+                         pseudonym_key_=KEY)["replaced"]
+    assert shape() == before
+
+    # deletable by id: a cohort's samples go with the last overlay that uses them
+    assert delete_overlay(drv, db, "a-resp")["orphan_nodes"] == 0  # still used by a-cond
+    assert for_sample("a-cond") == {(pseudonymise(s, KEY, "Cohort A"), g) for s, g in cond.items()}
+    delete_overlay(drv, db, "a-cond")
+    assert {r[0] for r in drv.execute_query("MATCH (s:Sample) RETURN s.id").records} == b_ids
+    delete_overlay(drv, db, "b-cond")
+    assert _count(drv, "MATCH (n) WHERE n:Sample OR n:Cohort OR n:Overlay RETURN count(n)") == 0
+
+
+# ------------------------------------------------------------------------------ audit: warehouse pathways
+PATHWAYS = {  # pathway -> (name, member symbols); TP53 is in the warehouse but not measured
+    "REACT:R-HSA-0000001": ("Circadian core loop", ["ARNTL", "CLOCK", "NPAS2", "CRY1", "CRY2", "PER1", "PER2", "PER3"]),
+    "REACT:R-HSA-0000002": ("Clock output", ["NR1D1", "NR1D2", "DBP", "TEF", "TP53"]),
+    "PATHWAYCOMMONS:pc-small": ("Too small", ["PER1", "PER2"]),
+}
+
+
+def _write_pathways(drv):
+    from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.model import Edge, Node, Provenance
+
+    w = GraphWriter(drv, release="qa", progress=False)
+    recs = [Node("NCBIGene:7157", "Gene", "TP53")]
+    for pid, (name, members) in PATHWAYS.items():
+        recs.append(Node(pid, "Pathway", name))
+        recs += [Edge(CURIE.get(g, "NCBIGene:7157"), "Gene", "PARTICIPATES_IN", pid, "Pathway", "test") for g in members]
+    w.write(recs, Provenance("infores:reactome", "1"))
+
+
+def test_enrichment_against_warehouse_pathways(empty_db, settings, tmp_path):
+    from scipy.stats import hypergeom
+    from targetkg.models.bn import ecv, learn
+    from targetkg.models.bn.overlay import delete_overlay, write_overlay
+    from targetkg.models.bn.subnet import (
+        delta_subnetwork,
+        gmt_gene_sets,
+        measured_universe,
+        warehouse_gene_sets,
+    )
+    from targetkg.service import queries
+
+    drv, db = empty_db, settings.neo4j_database
+    _write_genes(drv, with_curated_edge=False)
+    _write_pathways(drv)
+    _, df, groups = _matrix()
+    net = learn(df, score="bge", symbol_to_curie=CURIE, seed=0)
+    sets, names = warehouse_gene_sets(drv, db, net.variable_info, min_size=3)
+    want = {pid: set(m) - {"TP53"} for pid, (_, m) in PATHWAYS.items() if len(m) >= 3}
+    assert sets == want and names["REACT:R-HSA-0000002"] == "Clock output"
+    universe = measured_universe(net.variables, net.variable_info)
+    assert universe == set(GENES)  # every measured variable, not only those on a basal edge
+
+    res = ecv(net, df, groups=groups.to_numpy(), group_a="tumor", group_b="non-tumor", n_permutations=100)
+    sub = delta_subnetwork(res, net.edges[["source", "target"]], top=0.25, gene_sets=sets, universe=universe,
+                           gene_set_names=names)
+    enr = sub.enrichment.set_index("gene_set")
+    assert set(enr.index) == set(want) and (enr["universe"] == 12).all()
+    for pid, members in want.items():
+        k = len(sub.nodes & members)
+        assert enr.loc[pid, "overlap"] == k and enr.loc[pid, "name"] == names[pid]
+        p = hypergeom.sf(k - 1, 12, len(members), len(sub.nodes)) if k else 1.0
+        assert enr.loc[pid, "pvalue"] == pytest.approx(p)
+
+    # the same gene sets from a GMT file (members by symbol or CURIE)
+    gmt = tmp_path / "sets.gmt"
+    gmt.write_text("core\tCircadian core loop\t" + "\t".join(CURIE[g] for g in PATHWAYS["REACT:R-HSA-0000001"][1]) + "\n"
+                   "out\tClock output\tNR1D1\tNR1D2\tDBP\tTEF\tTP53\n")
+    gsets, gnames = gmt_gene_sets(gmt, net.variable_info, net.variables)
+    assert gsets == {"core": want["REACT:R-HSA-0000001"], "out": want["REACT:R-HSA-0000002"]} and gnames["out"] == "Clock output"
+
+    # stored on the overlay: params.enrichment and the queryable o.enriched_pathways
+    write_overlay(drv, db, sub, "delta_ecv_subnetwork", "enr-delta", cohort="GSE10072", samples=groups, network=net,
+                  ecv_result=res, pseudonym_key_=KEY)
+    rec = drv.execute_query("MATCH (o:Overlay {id: 'enr-delta'}) RETURN o.enriched_pathways AS ids, "
+                            "o.enriched_pathway_q AS q, o.params AS params").records[0]
+    stored = json.loads(rec["params"])["enrichment"]
+    top = sub.enrichment.sort_values("pvalue", kind="stable")
+    assert rec["ids"] == [x["id"] for x in stored] == list(top["gene_set"])
+    assert rec["q"] == pytest.approx(list(top["qvalue"]))
+    assert stored[0].keys() >= {"id", "name", "overlap", "set_size", "p", "q"}
+    hit = drv.execute_query("MATCH (o:Overlay) WHERE $p IN o.enriched_pathways RETURN collect(o.id) AS ids",
+                            p="REACT:R-HSA-0000001").records[0]["ids"]
+    assert hit == ["enr-delta"]
+    (listed,) = queries.overlays(drv, db, overlay="enr-delta")
+    assert listed["enrichment"] == stored and listed["groups"] == groups.value_counts().sort_index().to_dict()
+
+    # the library's "overlays of a gene": a text-mined relationship is not a curated one
+    from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.model import Edge, Provenance
+
+    s, t = net.edges[["source", "target"]].iloc[0]
+    GraphWriter(drv, release="qa", progress=False).write(
+        [Edge(CURIE[s], "Gene", "INTERACTS_WITH", CURIE[t], "Gene", "Bind")],
+        Provenance("infores:targetkg-literature", "1", agent_type="text_mining_agent"))
+    write_overlay(drv, db, net, "basal_network", "enr-basal", pseudonym_key_=KEY)
+    text = (OVERLAYS / "overlays_for_gene.cypher").read_text()
+    rows = {r["overlay"]: r for r in drv.execute_query(text.rstrip().rstrip(";"), gene=CURIE[s]).records}
+    assert rows["enr-basal"]["overlay_edges"] >= 1 and rows["enr-basal"]["partners_with_curated_edge"] == 0
+    delete_overlay(drv, db, "enr-basal")
+    delete_overlay(drv, db, "enr-delta")
+
+
+def test_overlay_library_excludes_what_the_api_excludes():
+    from targetkg.service.queries import NOT_CURATED
+
+    for name in ("overlays_for_gene.cypher", "overlay_edges_at_predicted_targets.cypher"):
+        text = (OVERLAYS / name).read_text()
+        listed = re.search(r"NOT type\(k\) IN \[([^\]]*)\]", text).group(1)
+        assert set(re.findall(r"'(\w+)'", listed)) == set(NOT_CURATED), name
+        assert "'text_mining_agent'" in text, name
+
+
+def test_cli_ecv_pooled_fit_and_enrichment(empty_db, settings, tmp_path):
+    """`bn ecv` refits on all samples of the run (a third group included) and stores the enrichment."""
+    from targetkg.models.bn import ecv
+    from targetkg.models.bn.cli import bn_app, load_network
+    from typer.testing import CliRunner
+
+    _write_genes(empty_db, with_curated_edge=False)
+    _write_pathways(empty_db)
+    path, df, groups = _matrix()
+    labels = groups.copy()
+    labels.iloc[::5] = "other"  # a third group: in the pooled fit, not in the comparison
+    lab = tmp_path / "labels.tsv"
+    labels.rename_axis("sample").rename("condition").to_frame().to_csv(lab, sep="\t")
+    gm = tmp_path / "genes.tsv"
+    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
+    r = CliRunner()
+    out = r.invoke(bn_app, ["learn", str(path), "--metadata", str(lab), "--group-column", "condition", "--drop", "condition",
+                            "--run-id", "pooled", "--cohort", "GSE10072", "--no-vocabulary", "--gene-map", str(gm),
+                            "--confidence", "none"])
+    assert out.exit_code == 0, out.output
+    out = r.invoke(bn_app, ["ecv", "pooled", "--group-a", "tumor", "--group-b", "non-tumor", "--top", "0.25",
+                            "--n-permutations", "50"])
+    assert out.exit_code == 0, out.output
+    assert f"{len(df)} pooled samples" in out.output
+    folder = settings.home / "bn" / "pooled"
+    got = pd.read_csv(folder / "ecv_tumor_vs_non-tumor.tsv", sep="\t")
+    net = load_network(folder)
+    pooled = ecv(net, df, groups=labels.to_numpy(), group_a="tumor", group_b="non-tumor", n_permutations=50).to_frame()
+    keep = labels.isin(["tumor", "non-tumor"])
+    subset = ecv(net, df[keep], groups=labels[keep].to_numpy(), group_a="tumor", group_b="non-tumor",
+                 n_permutations=50).to_frame()
+    assert got["mean_a"].to_numpy() == pytest.approx(pooled["mean_a"].to_numpy(), rel=1e-5)
+    assert got["mean_a"].to_numpy() != pytest.approx(subset["mean_a"].to_numpy(), rel=1e-5)
+    enr = pd.read_csv(folder / "enrichment_tumor_vs_non-tumor.tsv", sep="\t")
+    assert set(enr["gene_set"]) <= {"REACT:R-HSA-0000001", "REACT:R-HSA-0000002"} and (enr["universe"] == 12).all()
+    rec = empty_db.execute_query("MATCH (o:Overlay {id: 'pooled-delta-tumor-vs-non-tumor'}) "
+                                 "RETURN o.enriched_pathways AS ids, o.params AS params").records[0]
+    params = json.loads(rec["params"])
+    assert rec["ids"] == [x["id"] for x in params["enrichment"]] and params["enrichment_source"] == "warehouse"
+    assert params["pooled_samples"] == len(df)
+    # --no-enrichment, and a GMT file instead of the warehouse
+    out = r.invoke(bn_app, ["ecv", "pooled", "--group-a", "tumor", "--group-b", "non-tumor", "--n-permutations", "20",
+                            "--no-enrichment", "--overlay-id", "pooled-noenr"])
+    assert out.exit_code == 0, out.output
+    assert empty_db.execute_query("MATCH (o:Overlay {id: 'pooled-noenr'}) RETURN o.enriched_pathways AS x").records[0]["x"] is None
+    gmt = tmp_path / "sets.gmt"
+    gmt.write_text("out\tClock output\tNR1D1\tNR1D2\tDBP\tTEF\n")
+    out = r.invoke(bn_app, ["ecv", "pooled", "--group-a", "tumor", "--group-b", "non-tumor", "--n-permutations", "20",
+                            "--gmt", str(gmt), "--top", "0.5", "--no-write"])
+    assert out.exit_code == 0, out.output
+    assert list(pd.read_csv(folder / "enrichment_tumor_vs_non-tumor.tsv", sep="\t")["gene_set"]) == ["out"]

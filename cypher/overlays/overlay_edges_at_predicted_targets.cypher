@@ -7,7 +7,8 @@ UNWIND [a, b] AS g
 MATCH (g:Gene)-[p:PREDICTED_ASSOCIATED_WITH]->(:Disease {id: $disease})
 WITH a, b, e, collect({gene: g.name, probability: p.probability, run: p.run_id}) AS predictions
 OPTIONAL MATCH (a)-[k]-(b)
-WHERE NOT type(k) IN ['OVERLAY_EDGE', 'PREDICTED_TREATS', 'PREDICTED_TARGETS', 'PREDICTED_ASSOCIATED_WITH']
+WHERE NOT type(k) IN ['OVERLAY_EDGE', 'INCLUDES', 'FOR_SAMPLE', 'FOR_COHORT', 'PREDICTED_FOR', 'PREDICTED_TREATS', 'PREDICTED_TARGETS', 'PREDICTED_ASSOCIATED_WITH']
+  AND coalesce(k.agent_type, '') <> 'text_mining_agent'  // text-mined is not curated
 RETURN a.id AS source, coalesce(a.name, e.source_variable) AS source_name,
        b.id AS target, coalesce(b.name, e.target_variable) AS target_name,
        e.delta_ecv AS delta_ecv, e.q_value AS q_value, e.direction AS direction, e.weight AS weight,

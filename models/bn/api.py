@@ -52,6 +52,30 @@ def _model_kind(score: str) -> str:
     return "spline" if score == "spline" else "linear"
 
 
+def network_diagnostics(network: Network) -> dict:
+    """The network's confidence provenance and convergence diagnostics, copied into the meta of
+    every result computed from it (and so into the overlays' params): confidence method, number
+    of DAG samples, MCMC R-hat/ESS summaries, bootstrap / NNSR settings, and warnings."""
+    m = network.meta or {}
+    out = {"score": network.score, "confidence": m.get("confidence"), "posterior": m.get("posterior"),
+           "n_dag_samples": len(network.samples) if network.samples else 0, "n_edges": m.get("n_edges")}
+    for key in ("mcmc", "bootstrap", "nnsr", "prune", "scale"):
+        if key in m:
+            out[key] = m[key]
+    warn = []
+    mc = m.get("mcmc")
+    if isinstance(mc, dict):
+        rmax, lr = mc.get("rhat_max"), mc.get("logscore_rhat")
+        if isinstance(rmax, (int, float)) and rmax > 1.1:  # inf (stuck chains) counts, nan (all constant) not
+            warn.append(f"edge R-hat max {rmax:.3g} > 1.1 (fraction > 1.1: {mc.get('frac_rhat_gt_1_1')})")
+        if isinstance(lr, (int, float)) and lr > 1.1:
+            warn.append(f"log-score R-hat {lr:.3g} > 1.1")
+    if not network.samples:
+        warn.append("no DAG samples (point estimate only): results ignore structure uncertainty")
+    out["warnings"] = "; ".join(warn) if warn else None
+    return out
+
+
 def learn(
     data,
     *,
@@ -78,6 +102,7 @@ def learn(
     load: dict | None = None,
     conditions=None,
     prune_alpha: float | None = None,
+    scale: str | None = None,
 ) -> Network:
     """Learn a Bayesian network (samples x variables data).
 
@@ -87,8 +112,14 @@ def learn(
     soft prior bonus ``prior_weight`` nats each;  interventions: per-sample lists of intervened
     variables or an (n x p) boolean mask (Cooper & Yoo interventional score);  conditions:
     per-sample condition labels -> per-condition intercepts (``learn_structure(groups=...)``);
-    prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3).
+    prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3);  scale: the
+    data's scale ("log2" | "ln" | "log10" | "linear"), stored in ``meta["scale"]`` and used by
+    :func:`simulate` to convert fold changes into levels.
     """
+    from .intervention import SCALES
+
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, not {scale!r}")
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, not {score!r}")
     if screening not in SCREENINGS:
@@ -106,6 +137,8 @@ def learn(
         groups=None if conditions is None else np.asarray(conditions), prune_alpha=prune_alpha,
     )
     net.meta["input_report"] = report
+    if scale is not None:
+        net.meta["scale"] = scale
     net.variable_info = map_variables(names, vocabulary=vocabulary, symbol_to_curie=symbol_to_curie)
     return net
 
@@ -133,9 +166,11 @@ def ecv(
     kind = model or _model_kind(network.score)
     inter = interventions_mask(interventions, [str(i) for i in df.index], network.variables)
     fm = fit_dag(df.to_numpy(), network.parents, kind=kind, inter=inter, spline_M=spline_M)
-    return compute_ecv(fm, df.to_numpy(), network.variables, samples=[str(i) for i in df.index], groups=groups,
-                       group_a=group_a, group_b=group_b, n_permutations=n_permutations,
-                       contrast_reference=contrast_reference, seed=seed)
+    res = compute_ecv(fm, df.to_numpy(), network.variables, samples=[str(i) for i in df.index], groups=groups,
+                      group_a=group_a, group_b=group_b, n_permutations=n_permutations,
+                      contrast_reference=contrast_reference, seed=seed)
+    res.meta["network"] = network_diagnostics(network)
+    return res
 
 
 def simulate(
@@ -158,13 +193,19 @@ def simulate(
     interval: float = 0.9,
     spline_M: int = 10,
     seed: int = 0,
+    n_param_draws: int | None = None,
+    scale: str | None = None,
 ) -> KnockdownResult:
     """Knockdown / knockout simulation do(target = c) over the network's DAG samples.
 
-    Either ``target`` with one of value / fold_change / log_fold_change / knockout, or
-    ``targets`` = {variable: level in data units}.  method: "sample" (ancestral sampling) or
+    Either ``target`` with one of value / fold_change / log_fold_change (log2 units) / knockout,
+    or ``targets`` = {variable: level in data units}.  method: "sample" (ancestral sampling) or
     "closed_form" (linear-Gaussian only).  ``use_samples``: use the MCMC/bootstrap DAG samples
-    stored in the network (else the point estimate only).
+    stored in the network (else the point estimate only).  ``n_param_draws``: parameter draws per
+    DAG (see :func:`.intervention.simulate_knockdown`).  ``scale``: the data's scale for the fold
+    change conversion (default ``network.meta["scale"]``; unknown -> fold_change multiplies the
+    mean and log_fold_change is added to it, recorded in ``meta["level"]``).  The network's
+    diagnostics are copied into ``meta["network"]``.
     """
     df, _ = _as_frame(data)
     df = df[network.variables]
@@ -175,7 +216,15 @@ def simulate(
             raise ValueError("give target (+ level) or targets")
         if target not in idx:
             raise ValueError(f"unknown target {target!r}")
-        targets = {target: resolve_level(X[:, idx[target]], value, fold_change, log_fold_change, knockout)}
+        scale = scale or (network.meta or {}).get("scale")
+        targets = {target: resolve_level(X[:, idx[target]], value, fold_change, log_fold_change, knockout,
+                                         scale=scale)}
+        level_meta = {"target": target, "value": value, "fold_change": fold_change,
+                      "log_fold_change_log2": log_fold_change, "knockout": knockout,
+                      "scale": scale or "unspecified (fold_change x mean; log_fold_change + mean)",
+                      "target_mean": float(X[:, idx[target]].mean()), "level": targets[target]}
+    else:
+        level_meta = {"levels": "given in data units"}
     tmap = {}
     for v, c in targets.items():
         if v not in idx:
@@ -185,8 +234,10 @@ def simulate(
     inter = interventions_mask(interventions, [str(i) for i in df.index], network.variables)
     res = simulate_knockdown(X, dags, tmap, variables=network.variables, kind=model or _model_kind(network.score),
                              method=method, inter=inter, n_draws=n_draws, parameter_uncertainty=parameter_uncertainty,
-                             effect_threshold=effect_threshold, interval=interval, spline_M=spline_M, seed=seed)
-    res.meta.update({"n_dags": len(dags), "dag_source": "samples" if dags is network.samples else "point estimate"})
+                             effect_threshold=effect_threshold, interval=interval, spline_M=spline_M, seed=seed,
+                             n_param_draws=n_param_draws)
+    res.meta.update({"n_dags": len(dags), "dag_source": "samples" if dags is network.samples else "point estimate",
+                     "level": level_meta, "network": network_diagnostics(network)})
     return res
 
 

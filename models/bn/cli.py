@@ -77,21 +77,37 @@ def load_network(folder: Path):
                    samples=doc["samples"], variable_info=vi)
 
 
-def _read_data(matrix: Path, drop: list[str]):
-    import pandas as pd
+ORIENTATION_CHOICES = ("auto", "samples-by-variables", "variables-by-samples")
 
-    from .data import load_matrix
 
-    if not drop:
-        return load_matrix(matrix).data
-    sep = "," if matrix.suffix.lower() == ".csv" else "\t"
-    df = pd.read_csv(matrix, sep=sep, index_col=0)
-    missing = [c for c in drop if c not in df.columns]
-    if missing:
-        _fail(f"{matrix}: no column(s) {missing} to drop")
-    df = df.drop(columns=drop)
-    df.index = df.index.astype(str)
-    return df.astype(float)
+def _load(matrix: Path, drop: list[str] | None = None, *, orientation: str = "auto", sample_ids=None,
+          id_column: str | None = None, missing: str = "error", constant: str = "error"):
+    """Every CLI read of a matrix: :func:`.data.load_matrix` (orientation, non-numeric cells, missing
+    values, constant variables reported with file/row/column); a bad input is a clean error."""
+    from .data import MatrixFormatError, load_matrix
+
+    if orientation not in ORIENTATION_CHOICES:
+        _fail(f"--orientation must be one of {', '.join(ORIENTATION_CHOICES)}, not {orientation!r}", code=2)
+    try:
+        return load_matrix(matrix, orientation=orientation, sample_ids=sample_ids, drop=list(drop or []) or None,
+                           id_column=id_column, missing=missing, constant=constant)
+    except (MatrixFormatError, FileNotFoundError, ValueError, OSError) as exc:
+        _fail(str(exc), code=2)
+
+
+def _load_options(run: dict) -> dict:
+    """The reading options a `bn learn` run used (run.json), to re-read its matrix the same way."""
+    o = {"orientation": run.get("orientation_option") or "auto", "id_column": run.get("id_column"),
+         "missing": run.get("missing") or "error", "constant": run.get("constant") or "error"}
+    resolved = run.get("orientation")  # what auto detection found at learn time: reuse it
+    if o["orientation"] == "auto" and resolved in ("samples x variables", "variables x samples"):
+        o["orientation"] = "samples-by-variables" if resolved.startswith("samples") else "variables-by-samples"
+    return o
+
+
+def _read_data(matrix: Path, drop: list[str], **options):
+    """samples x variables DataFrame of a matrix, validated by load_matrix (options: see :func:`_load`)."""
+    return _load(matrix, drop, **options).data
 
 
 def _groups(run: dict, samples: list[str]):
@@ -112,8 +128,13 @@ def _gene_map(gene_map: Path | None, vocabulary: bool):
 
     sym = None
     if gene_map is not None:
-        gm = pd.read_csv(gene_map, sep="\t", header=None, dtype=str, comment="#")
-        sym = dict(zip(gm[0], gm[1]))
+        try:
+            gm = pd.read_csv(gene_map, sep="\t", header=None, dtype=str, comment="#")
+        except (ValueError, OSError) as exc:
+            _fail(f"{gene_map}: {exc}", code=2)
+        if gm.shape[1] < 2 or gm[1].isna().any():
+            _fail(f"{gene_map}: expected two tab-separated columns, variable<TAB>CURIE", code=2)
+        sym = dict(zip(gm[0].str.strip(), gm[1].str.strip()))
     vocab = None
     if vocabulary:
         try:
@@ -156,6 +177,53 @@ def _load_run(run_id: str):
     return folder, run, load_network(folder)
 
 
+def _learn_options_check(confidence, executor, missing, constant, mcmc_chains, mcmc_steps, mcmc_thin) -> dict:
+    """Validate the `bn learn` options that api.learn passes on; -> extra keyword arguments for it."""
+    if executor not in ("local", "process", "dask"):
+        _fail(f"--executor must be local, process or dask, not {executor!r}", code=2)
+    if missing not in ("error", "drop_variable", "drop_sample", "impute_median"):
+        _fail(f"--missing must be error, drop_variable, drop_sample or impute_median, not {missing!r}", code=2)
+    if constant not in ("error", "drop"):
+        _fail(f"--constant must be error or drop, not {constant!r}", code=2)
+    mc = {k: v for k, v in (("n_chains", mcmc_chains), ("n_steps", mcmc_steps), ("thin", mcmc_thin)) if v is not None}
+    if mc and confidence != "mcmc":
+        _fail("--mcmc-chains/--mcmc-steps/--mcmc-thin need --confidence mcmc", code=2)
+    if any(v < 1 for v in mc.values()) or mc.get("n_chains", 2) < 2:
+        _fail("--mcmc-chains must be >= 2 (R-hat needs several chains); steps and thin >= 1", code=2)
+    if executor != "local" and confidence not in ("bootstrap", "nnsr"):
+        err.print(f"[yellow]warning:[/] --executor {executor} is only used by --confidence bootstrap or nnsr")
+    return {"mcmc": mc or None, "executor": executor}
+
+
+def _print_diagnostics(meta: dict) -> None:
+    """Convergence / confidence diagnostics that the network's meta holds; warn when R-hat > 1.1."""
+    import math
+
+    mc = meta.get("mcmc")
+    if mc:
+        def f(x):
+            return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+        console.print(f"MCMC: {mc.get('n_chains')} chains x {mc.get('n_steps')} steps; R-hat max {f(mc.get('rhat_max'))}, "
+                      f"median {f(mc.get('rhat_median'))} over {mc.get('n_edge_indicators_varying')} varying edge "
+                      f"indicators; ESS min {f(mc.get('ess_min'))}, median {f(mc.get('ess_median'))}; "
+                      f"log-score R-hat {f(mc.get('logscore_rhat'))}", highlight=False)
+        rmax = mc.get("rhat_max")
+        if rmax is not None and not (isinstance(rmax, float) and math.isnan(rmax)) and rmax > 1.1:
+            err.print(f"[yellow]warning:[/] MCMC not converged: max R-hat {rmax:.3g} > 1.1 "
+                      f"({mc.get('frac_rhat_gt_1_1', 0):.0%} of edge indicators, {mc.get('n_edges_chains_disagree', 0)} "
+                      "edges where chains disagree); edge posteriors are unreliable -- run more --mcmc-steps")
+    if meta.get("bootstrap"):
+        console.print(f"bootstrap: {meta['bootstrap'].get('n')} replicates (edge posterior = selection frequency)")
+    if meta.get("nnsr"):
+        o = meta["nnsr"]
+        console.print(f"NNSR: {o.get('n_subsets')} subsets of {o.get('subset_size')} variables, mean coverage "
+                      f"{o.get('mean_coverage', float('nan')):.2f}", highlight=False)
+    if meta.get("prune"):
+        o = meta["prune"]
+        console.print(f"pruning (alpha {o['alpha']}): {o['edges_before']} -> {o['edges_after']} edges")
+
+
 # ------------------------------------------------------------------------------ commands
 @bn_app.command("learn")
 def learn_cmd(
@@ -181,20 +249,54 @@ def learn_cmd(
     prior_types: str = typer.Option(",".join(DEFAULT_PRIOR_TYPES), help="Relationship types used as priors (comma-separated)."),
     prior_weight: float = typer.Option(2.0, help="Score bonus (nats) per prior edge."),
     prior_text_mined: bool = typer.Option(False, "--prior-text-mined", help="Also text-mined edges as priors."),
+    orientation: str = typer.Option("auto", help="auto | samples-by-variables | variables-by-samples. auto: the "
+                                    "axis holding the --metadata sample ids, else the label shapes; refuses to guess."),
+    id_column: str | None = typer.Option(None, help="Column holding the row labels (default: the first column; "
+                                         "Parquet: the stored index, else a non-numeric first column)."),
+    missing: str = typer.Option("error", help="Missing values: error | drop_variable | drop_sample | impute_median."),
+    constant: str = typer.Option("error", help="Constant variables: error | drop."),
+    k: int = typer.Option(10, "-k", "--k", help="Candidate parents per variable (screening)."),
+    prune_alpha: float | None = typer.Option(None, help="CAM-style significance pruning of the learned DAG (e.g. 1e-3)."),
+    executor: str = typer.Option("local", help="Parallel backend for bootstrap/NNSR: local | process | dask."),
+    n_workers: int | None = typer.Option(None, help="Workers of the process pool / local Dask cluster."),
+    address: str | None = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786)."),
+    mcmc_chains: int | None = typer.Option(None, help="MCMC chains (--confidence mcmc; default 4)."),
+    mcmc_steps: int | None = typer.Option(None, help="MCMC steps per chain (--confidence mcmc; default 20000)."),
+    mcmc_thin: int | None = typer.Option(None, help="MCMC thinning (--confidence mcmc; default 10)."),
+    aliases: bool = typer.Option(False, "--aliases", help="Also map variables through unique HGNC alias symbols "
+                                 "(off: aliases turn clinical names such as SEX or ALT into genes)."),
+    previous_symbols: bool = typer.Option(True, help="Map through unique previous HGNC symbols."),
+    clinical: list[str] = typer.Option([], help="Variable(s) that are clinical items, never genes (repeatable)."),
+    scale: str | None = typer.Option(None, help="Scale of the values: log2 | ln | log10 | linear. Recorded in run.json, "
+                                                "so `bn simulate` converts fold changes correctly."),
 ):
     """Learn a network from a matrix and save it to <home>/bn/<run_id>."""
     from .api import learn
-    from .data import map_variables
+    from .data import load_metadata, map_variables, mapping_summary
 
-    df = _read_data(matrix, drop)
+    options = _learn_options_check(confidence, executor, missing, constant, mcmc_chains, mcmc_steps, mcmc_thin)
+    sample_ids = None
+    if metadata is not None:
+        try:
+            sample_ids = list(load_metadata(metadata, group_column=group_column).index)
+        except (ValueError, OSError, KeyError) as exc:
+            _fail(f"{metadata}: {exc}", code=2)
+    lm = _load(matrix, drop, orientation=orientation, sample_ids=sample_ids, id_column=id_column, missing=missing,
+               constant=constant)
+    for line in lm.report:
+        console.print(f"input: {line}", highlight=False)
+    df = lm.data
     run_id = run_id or f"{matrix.stem}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
     folder = run_dir(run_id)
     sym, vocab = _gene_map(gene_map, vocabulary)
+    info = map_variables([str(c) for c in df.columns], vocabulary=vocab, symbol_to_curie=sym,
+                         previous=previous_symbols, aliases=aliases, clinical=clinical)
+    routes = mapping_summary(info)
+    console.print("variable mapping: " + ", ".join(f"{r} {n}" for r, n in routes.items()), highlight=False)
     priors = None
     if warehouse_priors:
         from .priors import warehouse_prior_edges
 
-        info = map_variables([str(c) for c in df.columns], vocabulary=vocab, symbol_to_curie=sym)
         try:
             priors = warehouse_prior_edges(_driver(), get_settings().neo4j_database, info, prior_types.split(","),
                                            text_mined=prior_text_mined)
@@ -205,22 +307,34 @@ def learn_cmd(
                       f"({summary['relationships_by_type'] or 'no relationships of ' + ', '.join(summary['types'])})")
     try:
         net = learn(df, score=score, screening=screening, confidence=confidence, n_bootstrap=n_bootstrap,
-                    max_parents=max_parents, seed=seed, symbol_to_curie=sym, vocabulary=vocab,
-                    prior_edges=priors.edges if priors else None, prior_weight=prior_weight)
+                    max_parents=max_parents, seed=seed, symbol_to_curie=sym, vocabulary=None,
+                    prior_edges=priors.edges if priors else None, prior_weight=prior_weight, k=k,
+                    prune_alpha=prune_alpha, n_workers=n_workers, address=address, scale=scale, **options)
     except ValueError as exc:
         _fail(str(exc))
+    except Exception as exc:  # executor/cluster failures (no scheduler at --address, ...)
+        if executor == "local":
+            raise
+        _fail(f"learning with --executor {executor} failed: {type(exc).__name__}: {exc}")
+    net.meta["input_report"] = lm.report
+    net.variable_info = info  # with the mapping route of every variable
     if priors is not None:
         net.meta["warehouse_priors"] = {**priors.summary(), "weight": prior_weight, "text_mined": prior_text_mined}
     save_network(net, folder)
+    info.to_csv(folder / "mapping.tsv", sep="\t", index=False)
     if priors is not None:  # which curated relationships informed the run, with their sources
         priors.support.assign(sources=priors.support["sources"].map("|".join)).to_csv(
             folder / "prior_edges.tsv", sep="\t", index=False)
     run = {"run_id": run_id, "matrix": str(matrix.resolve()), "drop": drop,
            "metadata": str(metadata.resolve()) if metadata else None, "group_column": group_column,
            "cohort": cohort or matrix.stem, "release": release,
-           "warehouse_priors": net.meta.get("warehouse_priors")}
+           "warehouse_priors": net.meta.get("warehouse_priors"),
+           "orientation": lm.orientation, "orientation_reason": lm.orientation_reason, "orientation_option": orientation,
+           "id_column": id_column, "missing": missing, "constant": constant, "input_report": lm.report, "scale": scale,
+           "mapping": {"routes": routes, "aliases": aliases, "previous_symbols": previous_symbols, "clinical": clinical}}
     (folder / "run.json").write_text(json.dumps(run, indent=1))
     console.print(f"network: {len(net.variables)} variables, {len(net.edges)} edges -> {folder}")
+    _print_diagnostics(net.meta)
     if write_overlay_:
         samples = _groups(run, list(df.index)) if metadata else list(df.index)
         _write(net, "basal_network", overlay_id or f"{run_id}-basal", run, net, samples=samples)
@@ -237,68 +351,150 @@ def ecv_cmd(
     seed: int = typer.Option(0),
     overlay_id: str | None = typer.Option(None, help="Overlay id (default: <run_id>-delta-<A>-vs-<B>)."),
     write: bool = typer.Option(True, help="Write the subnetwork overlay to Neo4j."),
+    enrichment: bool = typer.Option(True, "--enrichment/--no-enrichment",
+                                    help="Pathway enrichment of the subnetwork against the warehouse's pathways "
+                                         "(Gene-[:PARTICIPATES_IN]->Pathway), or the --gmt file."),
+    gmt: Path | None = typer.Option(None, exists=True, dir_okay=False,
+                                    help="Gene sets from this GMT file (symbols or CURIEs) instead of the warehouse."),
 ):
-    """Delta ECv between two groups -> delta_ecv_subnetwork overlay (and ecv.tsv in the run folder)."""
-    from .api import ecv, subnetworks
+    """Delta ECv between two groups -> delta_ecv_subnetwork overlay (and ecv.tsv in the run folder).
+
+    The network is refitted on all samples of the run (pooled); the two groups are then compared.
+    With --enrichment (default) the top pathways are stored on the overlay (params.enrichment,
+    o.enriched_pathways) and in enrichment_<A>_vs_<B>.tsv; the universe is every measured variable
+    mapped to a gene."""
+    from .api import ecv
+    from .subnet import (
+        delta_subnetwork,
+        gmt_gene_sets,
+        measured_universe,
+        warehouse_gene_sets,
+    )
 
     folder, run, net = _load_run(run_id)
-    df = _read_data(Path(run["matrix"]), run.get("drop") or [])
+    df = _read_data(Path(run["matrix"]), run.get("drop") or [], **_load_options(run))
     groups = _groups(run, list(df.index))
     if groups is None:
         _fail(f"run {run_id!r} has no metadata: learn it with --metadata/--group-column")
-    keep = groups.isin([group_a, group_b]).to_numpy()
-    if not keep.any():
-        _fail(f"no sample has group {group_a!r} or {group_b!r} (groups: {sorted(set(groups))})")
-    df, groups = df[keep], groups[keep]
-    try:
+    for g in (group_a, group_b):
+        if not (groups == g).any():
+            _fail(f"no sample has group {g!r} (groups: {sorted(set(groups))})")
+    gene_sets, names, universe, source = None, None, None, None
+    if enrichment or gmt is not None:
+        from .data import map_variables
+
+        info = net.variable_info if net.variable_info is not None else map_variables(list(net.variables))
+        if gmt is not None:
+            gene_sets, names = gmt_gene_sets(gmt, info, net.variables)
+            source = gmt.name
+        else:
+            gene_sets, names = warehouse_gene_sets(_driver(), get_settings().neo4j_database, info)
+            source = "warehouse"
+        universe = measured_universe(net.variables, info)
+        if not gene_sets:
+            console.print(f"enrichment: no gene set ({source}) contains a variable of the network; skipped")
+            gene_sets = None
+    try:  # fitted on the pooled samples of the run; Delta ECv compares A and B (other labels are ignored)
         res = ecv(net, df, groups=groups.to_numpy(), group_a=group_a, group_b=group_b,
                   n_permutations=n_permutations, seed=seed)
-        sub = subnetworks(res, net, mode="delta", top=top, max_q=max_q)
+        sub = delta_subnetwork(res, net.edges[["source", "target"]], top=top, max_q=max_q, gene_sets=gene_sets,
+                               universe=universe, gene_set_names=names)
     except ValueError as exc:
         _fail(str(exc))
     res.to_frame().to_csv(folder / f"ecv_{group_a}_vs_{group_b}.tsv", sep="\t", index=False)
     sub.to_frame().to_csv(folder / f"subnetwork_{group_a}_vs_{group_b}.tsv", sep="\t", index=False)
-    console.print(f"Delta ECv: {len(res.edges)} edges, subnetwork {len(sub.edges)} edges ({sub.meta['n_selected']} selected)")
+    console.print(f"Delta ECv ({len(df)} pooled samples): {len(res.edges)} edges, subnetwork {len(sub.edges)} edges "
+                  f"({sub.meta['n_selected']} selected)")
+    if sub.enrichment is not None:
+        sub.enrichment.to_csv(folder / f"enrichment_{group_a}_vs_{group_b}.tsv", sep="\t", index=False)
+        best = sub.enrichment.head(3)
+        console.print(f"enrichment ({source}, {len(gene_sets)} gene sets, universe {sub.meta.get('enrichment_universe')}): "
+                      + ("; ".join(f"{r.get('name', r['gene_set'])} q={r['qvalue']:.3g}" for _, r in best.iterrows())
+                         or "no testable gene set"), highlight=False)
     if write:
         oid = overlay_id or re.sub(r"[^A-Za-z0-9_.:@+-]", "_", f"{run_id}-delta-{group_a}-vs-{group_b}")
         _write(sub, "delta_ecv_subnetwork", oid, run, net, samples=groups, ecv_result=res,
-               params={"run_id": run_id, "top": top, "max_q": max_q, "n_permutations": n_permutations})
+               params={"run_id": run_id, "top": top, "max_q": max_q, "n_permutations": n_permutations,
+                       "pooled_samples": len(df), "enrichment_source": source if sub.enrichment is not None else None})
 
 
 @bn_app.command("simulate")
 def simulate_cmd(
     run_id: str = typer.Argument(..., help="A run of `bn learn`."),
     target: str = typer.Option(..., help="Variable to knock down."),
-    log_fold_change: float | None = typer.Option(None, help="log2 fold change (e.g. -1)."),
-    fold_change: float | None = typer.Option(None),
-    value: float | None = typer.Option(None, help="Level in data units."),
-    knockout: bool = typer.Option(False),
+    log_fold_change: float | None = typer.Option(None, help="log2 fold change (e.g. -1 = half), converted with --scale. "
+                                                           "Default when no level is given: -1 (stated on the console)."),
+    fold_change: float | None = typer.Option(None, help="Fold change as a ratio (e.g. 0.5), converted with --scale."),
+    value: float | None = typer.Option(None, help="Level in data units (no conversion)."),
+    knockout: bool = typer.Option(False, help="Level 0 in data units."),
+    scale: str | None = typer.Option(None, help="Scale of the data: log2 | ln | log10 | linear (default: run.json's "
+                                                "'scale', else the network's, else log2 -- stated on the console)."),
+    method: str = typer.Option("sample", help="sample (ancestral sampling) | closed_form (linear-Gaussian fast path)."),
     n_draws: int = typer.Option(200),
+    n_param_draws: int | None = typer.Option(None, help="Parameter draws per DAG (default: >= 200 replicates in all)."),
     seed: int = typer.Option(0),
     overlay_id: str | None = typer.Option(None, help="Overlay id (default: <run_id>-kd-<target>)."),
     write: bool = typer.Option(True, help="Write the knockdown_simulation overlay to Neo4j."),
 ):
     """Knockdown of one variable -> knockdown_simulation overlay (and knockdown_<target>.tsv)."""
-    from .api import simulate
+    import warnings
 
+    from .api import simulate
+    from .intervention import SCALES
+
+    if method not in ("sample", "closed_form"):
+        _fail(f"--method must be sample or closed_form, not {method!r}")
     if log_fold_change is None and fold_change is None and value is None and not knockout:
         log_fold_change = -1.0
+        err.print("[yellow]warning:[/] no knockdown level given (--log-fold-change / --fold-change / --value / "
+                  "--knockout): using the default --log-fold-change -1 (half the mean expression)")
     folder, run, net = _load_run(run_id)
-    df = _read_data(Path(run["matrix"]), run.get("drop") or [])
+    recorded = run.get("scale") or (net.meta or {}).get("scale")
+    if scale is None:
+        scale = recorded or "log2"
+        source = "recorded in the run" if recorded else "ASSUMED (no scale recorded in run.json; pass --scale)"
+    else:
+        source = "from --scale" + (f" (the run records {recorded!r})" if recorded and recorded != scale else "")
+    if scale not in SCALES:
+        _fail(f"--scale must be one of {', '.join(SCALES)}, not {scale!r}")
+    if fold_change is not None or log_fold_change is not None:
+        err.print(f"data scale: {scale} ({source}); "
+                  + ("fold changes multiply the mean" if scale == "linear" else
+                     f"fold changes are added to the mean as {scale} differences"), highlight=False)
+    if knockout and scale != "linear":
+        err.print(f"[yellow]warning:[/] --knockout sets the level 0 in data units, which on {scale} data is "
+                  "expression 1, not absence", highlight=False)
+    df = _read_data(Path(run["matrix"]), run.get("drop") or [], **_load_options(run))
     try:
-        kd = simulate(net, df, target=target, log_fold_change=log_fold_change, fold_change=fold_change, value=value,
-                      knockout=knockout, n_draws=n_draws, seed=seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kd = simulate(net, df, target=target, log_fold_change=log_fold_change, fold_change=fold_change, value=value,
+                          knockout=knockout, n_draws=n_draws, seed=seed, method=method, n_param_draws=n_param_draws,
+                          scale=scale)
     except ValueError as exc:
         _fail(str(exc))
+    for w in caught:
+        err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
     kd.to_frame().to_csv(folder / f"knockdown_{target}.tsv", sep="\t", index=False)
-    console.print(f"knockdown of {target}: {int((kd.p_down >= 0.5).sum())} variables down, {int((kd.p_up >= 0.5).sum())} up "
-                  f"(P >= 0.5, {kd.n_dags} DAGs)")
+    lv = kd.meta.get("level", {})
+    console.print(f"knockdown of {target}: level {lv.get('level', kd.targets.get(target)):.4g} in data units "
+                  f"(target mean {lv.get('target_mean', float('nan')):.4g}); {int((kd.p_down >= 0.5).sum())} variables "
+                  f"down, {int((kd.p_up >= 0.5).sum())} up (P >= 0.5, {kd.n_dags} DAGs x {kd.n_param_draws} parameter "
+                  f"draws, Monte Carlo s.e. of P <= {kd.meta.get('p_mcse_max', float('nan')):.3f})", highlight=False)
+    nd = kd.meta.get("network", {})
+    if nd.get("mcmc"):
+        mc = nd["mcmc"]
+        console.print(f"network MCMC: R-hat max {mc.get('rhat_max')}, median {mc.get('rhat_median')}, "
+                      f"ESS min {mc.get('ess_min')}, median {mc.get('ess_median')}", highlight=False)
+    if nd.get("warnings"):
+        err.print(f"[yellow]warning:[/] {nd['warnings']}", highlight=False)
     if write:
         oid = overlay_id or re.sub(r"[^A-Za-z0-9_.:@+-]", "_", f"{run_id}-kd-{target}")
         samples = _groups(run, list(df.index)) if run.get("metadata") else list(df.index)
         _write(kd, "knockdown_simulation", oid, run, net, samples=samples,
                params={"run_id": run_id, "target": target, "log_fold_change": log_fold_change, "fold_change": fold_change,
-                       "value": value, "knockout": knockout, "n_draws": n_draws, "seed": seed})
+                       "value": value, "knockout": knockout, "n_draws": n_draws, "seed": seed, "scale": scale,
+                       "scale_source": source, "method": method, "n_param_draws": kd.n_param_draws})
 
 
 @overlay_app.command("list")

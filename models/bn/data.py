@@ -41,22 +41,158 @@ class LoadedMatrix:
         return [str(i) for i in self.data.index]
 
 
-_GENE_LIKE = re.compile(r"^(ENSG\d+|[A-Z][A-Z0-9-]{1,9}(\.\d+)?|\d+|NCBIGene:\d+|HGNC:\d+|G\d+)$")
+# --------------------------------------------------------------------------------------
+# orientation: which axis holds the samples?
+# --------------------------------------------------------------------------------------
+# Sample-id shapes (checked first: a label that looks like a sample id is never taken as a gene).
+_SAMPLE_PATTERNS = (
+    re.compile(r"^GSM\d+$"),  # GEO sample
+    re.compile(r"^[SED]R[RSX]\d+$"),  # SRA / ENA / DDBJ run, sample, experiment
+    re.compile(r"^SAM[NED][A-Z]?\d+$"),  # BioSample
+    re.compile(r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}(-[0-9]{2}[A-Z]?)?(-[0-9]{2}[A-Z]?)?(-[A-Z0-9]{4}(-[0-9]{2})?)?$", re.IGNORECASE),
+    re.compile(r"^GTEX-[A-Z0-9]+(-[A-Z0-9]+)*$", re.IGNORECASE),
+    # patient / sample / subject ids: PT0001, patient_12, S1, s01, P001, CTRL-3, donor.7, sample1_rep2
+    re.compile(r"^(PT|PAT|PATIENT|PATIENTS|SAMPLE|SMP|SPL|SUBJ|SUBJECT|DONOR|CASE|CTRL|CONTROL|CTL|IND|INDIVIDUAL|S|P)"
+               r"[-_.]?\d+([-_.][A-Za-z0-9]+)?$", re.IGNORECASE),
+    re.compile(r"^[A-Za-z]{2,12}[-_]\d{3,}$"),  # IPF_001, COPD-0123
+    re.compile(r"^[A-Za-z]{2,12}_\d{2,}$"),  # IPF_01
+)
+# Variable (gene / protein) identifier shapes.
+_ENSEMBL_RE = re.compile(r"^(?:ENSEMBL:)?(ENS[A-Z]{0,4}G\d{11})(?:\.\d+)?$")
+_ENSEMBL_ANY = re.compile(r"^(?:ENSEMBL:)?ENS[A-Z]{0,4}[GTPE]\d{11}(?:\.\d+)?$")
+_CURIE_RE = re.compile(r"^(NCBIGene|HGNC|ENSEMBL|UniProtKB|Entrez):\S+$", re.IGNORECASE)
+_UNIPROT_RE = re.compile(r"^(?:UniProtKB:)?([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-\d+)?$")
+# HGNC-like symbols: TP53, HLA-DRB1, NKX2-1, C1orf112, MT-CO1, KRTAP1-1 (also uppercase clinical
+# abbreviations such as BMI -- they are variables too, which is all orientation needs).
+_SYMBOL_RE = re.compile(r"^(C(?:\d+|X|Y)orf\d+[A-Z]?|[A-Z][A-Z0-9]*(?:[-.][A-Z0-9]+)*(?:orf\d+)?)$")
+
+_ORIENTATIONS = {
+    "auto": "auto",
+    "variables_x_samples": "variables_x_samples", "variables-by-samples": "variables_x_samples",
+    "variables_by_samples": "variables_x_samples", "variables x samples": "variables_x_samples",
+    "samples_x_variables": "samples_x_variables", "samples-by-variables": "samples_x_variables",
+    "samples_by_variables": "samples_x_variables", "samples x variables": "samples_x_variables",
+}
 
 
-def _read_any(path: Path, sep: str | None):
+def _label_kind(label: str) -> str | None:
+    """'sample', 'variable' or None (undecided) for one row/column label."""
+    s = str(label).strip()
+    if not s:
+        return None
+    if any(p.match(s) for p in _SAMPLE_PATTERNS):
+        # P04637 is a UniProt accession and a patient-id shape at once: undecided
+        return None if _UNIPROT_RE.match(s) else "sample"
+    if _ENSEMBL_ANY.match(s) or _CURIE_RE.match(s) or _UNIPROT_RE.match(s):
+        return "variable"
+    if 2 <= len(s) <= 20 and _SYMBOL_RE.match(s) and not s.isdigit():
+        return "variable"
+    return None
+
+
+def _axis_kind(labels) -> tuple[str | None, str]:
+    """Classify an axis: ('samples' | 'variables' | None, description)."""
+    labels = [str(x) for x in labels]
+    n = len(labels)
+    if n == 0:
+        return None, "no labels"
+    if all(x.strip().isdigit() for x in labels):  # bare numbers: row numbers or Entrez ids, with care
+        nums = sorted(int(x) for x in labels)
+        if nums == list(range(nums[0], nums[0] + n)) and nums[0] in (0, 1):
+            return None, f"{n}/{n} consecutive numbers {nums[0]}..{nums[-1]} (row numbers?)"
+        if n >= 5:
+            return "variables", f"{n}/{n} non-consecutive numbers (Entrez gene ids?, e.g. {labels[0]})"
+        return None, f"{n} numeric labels"
+    kinds = [_label_kind(x) for x in labels]
+    ns, nv = kinds.count("sample"), kinds.count("variable")
+    ex_s = next((x for x, k in zip(labels, kinds) if k == "sample"), None)
+    ex_v = next((x for x, k in zip(labels, kinds) if k == "variable"), None)
+    desc = f"{ns}/{n} sample-id-like" + (f", e.g. {ex_s}" if ex_s else "") + \
+           f"; {nv}/{n} gene/variable-like" + (f", e.g. {ex_v}" if ex_v else "")
+    if ns >= 0.8 * n and nv < 0.2 * n:
+        return "samples", desc
+    if nv >= 0.8 * n and ns < 0.2 * n:
+        return "variables", desc
+    return None, desc
+
+
+def detect_orientation(row_labels, col_labels, sample_ids=None, source: str = "matrix") -> tuple[str, str]:
+    """(orientation, reason) with orientation 'variables_x_samples' or 'samples_x_variables'.
+
+    The metadata's sample ids, when given, decide (the axis whose labels match them is the sample
+    axis).  Otherwise the label shapes: sample-id patterns (GSM…, TCGA barcodes, SRR…, PT0001,
+    patient_12, S1 …) against gene/variable identifiers (Ensembl ids, versioned or not; CURIEs;
+    UniProt accessions; HGNC-like symbols; non-consecutive numbers as Entrez ids).  When both axes
+    look alike or neither is decisive, :class:`MatrixFormatError` asks for an explicit orientation.
+    """
+    rows = [str(x) for x in row_labels]
+    cols = [str(x) for x in col_labels]
+    hint = ("state it: orientation='samples_x_variables' | 'variables_x_samples' "
+            "(CLI: --orientation samples-by-variables | variables-by-samples), or give the metadata's sample ids")
+    if sample_ids is not None:
+        ids = {str(s) for s in sample_ids}
+        in_cols, in_rows = len(ids & set(cols)), len(ids & set(rows))
+        if in_cols == 0 and in_rows == 0:
+            raise MatrixFormatError(
+                f"{source}: none of the {len(ids)} metadata sample ids (e.g. {sorted(ids)[:3]}) is a row or column "
+                f"label (rows e.g. {rows[:3]}, columns e.g. {cols[:3]})")
+        if in_cols == in_rows:
+            raise MatrixFormatError(
+                f"{source}: the metadata sample ids match {in_rows} row and {in_cols} column labels; cannot tell "
+                f"which axis holds the samples; {hint}")
+        if in_cols > in_rows:
+            return "variables_x_samples", f"{in_cols} of {len(ids)} metadata sample ids found as column labels"
+        return "samples_x_variables", f"{in_rows} of {len(ids)} metadata sample ids found as row labels"
+    rk, rdesc = _axis_kind(rows)
+    ck, cdesc = _axis_kind(cols)
+    both = f"row labels: {rdesc}; column labels: {cdesc}"
+    if rk == "samples" and ck != "samples":
+        return "samples_x_variables", f"row labels look like sample ids ({rdesc})" + (
+            f"; column labels like variables ({cdesc})" if ck == "variables" else "")
+    if ck == "samples" and rk != "samples":
+        return "variables_x_samples", f"column labels look like sample ids ({cdesc})" + (
+            f"; row labels like variables ({rdesc})" if rk == "variables" else "")
+    if rk == ck and rk is not None:
+        raise MatrixFormatError(f"{source}: both axes look like {rk} ({both}); refusing to guess the orientation; {hint}")
+    if rk == "variables":
+        return "variables_x_samples", f"row labels look like gene/variable identifiers ({rdesc}), column labels do not"
+    if ck == "variables":
+        return "samples_x_variables", f"column labels look like gene/variable identifiers ({cdesc}), row labels do not"
+    raise MatrixFormatError(f"{source}: cannot tell which axis holds the samples ({both}); {hint}")
+
+
+def _read_any(path: Path, sep: str | None, id_column=None):
+    """-> (raw frame with row labels as index, is_text, {column: 1-based file column}, {row: 1-based line})."""
     suf = "".join(path.suffixes).lower()
-    if suf.endswith(".parquet") or suf.endswith(".pq"):
-        return pd.read_parquet(path), False
+    if suf.endswith((".parquet", ".pq")):
+        df = pd.read_parquet(path)
+        df.columns = [str(c) for c in df.columns]
+        note = None
+        if id_column is not None:
+            if str(id_column) not in df.columns:
+                raise MatrixFormatError(f"{path}: no id column {id_column!r} (columns: {list(df.columns)[:10]})")
+            df = df.set_index(str(id_column))
+        elif isinstance(df.index, pd.RangeIndex) and len(df.columns) and not pd.api.types.is_numeric_dtype(df.iloc[:, 0].dtype):
+            # ids kept in an ordinary first column (written with index=False, by R or polars)
+            note = f"{path}: row labels taken from the first column {df.columns[0]!r} (no index stored in the Parquet file)"
+            df = df.set_index(df.columns[0])
+        colpos = {c: i + 1 for i, c in enumerate(df.columns)}
+        rowpos = {str(r): i + 1 for i, r in enumerate(df.index)}
+        return df, False, colpos, rowpos, note
     if sep is None:
         sep = "," if ".csv" in suf else "\t"
-    df = pd.read_csv(path, sep=sep, index_col=0, dtype=str, keep_default_na=False, na_filter=False)
-    return df, True
-
-
-def _looks_gene_like(labels) -> float:
-    labels = [str(x) for x in labels]
-    return float(np.mean([bool(_GENE_LIKE.match(x)) for x in labels])) if labels else 0.0
+    df = pd.read_csv(path, sep=sep, index_col=None, dtype=str, keep_default_na=False, na_filter=False)
+    if df.shape[1] == 0:
+        raise MatrixFormatError(f"{path}: empty matrix (no columns)")
+    header = [str(c) for c in df.columns]
+    idc = header[0] if id_column is None else str(id_column)
+    if idc not in header:
+        raise MatrixFormatError(f"{path}: no id column {id_column!r} (columns: {header[:10]})")
+    colpos = {c: i + 1 for i, c in enumerate(header)}
+    df = df.set_index(idc)
+    df.index = [str(i) for i in df.index]
+    rowpos = {r: i + 2 for i, r in enumerate(df.index)}  # line numbers (header = line 1)
+    return df, True, colpos, rowpos, None
 
 
 def load_matrix(
@@ -67,27 +203,55 @@ def load_matrix(
     missing: str = "error",
     constant: str = "error",
     max_report: int = 20,
+    drop=None,
+    id_column: str | None = None,
 ) -> LoadedMatrix:
     """Load and validate an omics matrix; returns samples x variables floats.
 
-    orientation: "auto", "variables_x_samples" or "samples_x_variables".  "auto" uses, in order:
-    the given ``sample_ids`` (whichever axis holds them), a gene-like header vs index, then
-    the shape (omics matrices have more variables than samples).
+    orientation: "auto", "variables_x_samples" / "variables-by-samples" or "samples_x_variables" /
+    "samples-by-variables".  "auto" (:func:`detect_orientation`) uses the given ``sample_ids``
+    (whichever axis holds them) or else the shapes of the labels, and refuses to guess when
+    they are not decisive.  ``drop``: column (or row) labels of the file to ignore, e.g. a
+    non-numeric ``condition`` column.  ``id_column``: the column holding the row labels (default:
+    the first column of a text file; for Parquet the stored index, else a non-numeric first column).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    raw, is_text = _read_any(path, sep)
-    if raw.shape[1] == 0 or raw.shape[0] == 0:
-        raise MatrixFormatError(f"{path}: empty matrix (shape {raw.shape})")
+    orient_in = _ORIENTATIONS.get(str(orientation or "auto").strip().lower())
+    if orient_in is None:
+        raise ValueError(f"orientation must be auto, samples-by-variables or variables-by-samples, not {orientation!r}")
+    raw, is_text, colpos, rowpos, note = _read_any(path, sep, id_column)
+    report_pre = [note] if note else []
     if raw.index.duplicated().any():
         d = raw.index[raw.index.duplicated()][:5].tolist()
         raise MatrixFormatError(f"{path}: duplicated row labels {d}")
     if raw.columns.duplicated().any():
         d = raw.columns[raw.columns.duplicated()][:5].tolist()
         raise MatrixFormatError(f"{path}: duplicated column labels {d}")
+    raw.index = [str(i) for i in raw.index]
+    raw.columns = [str(c) for c in raw.columns]
+    if drop:
+        drop = [str(d) for d in ([drop] if isinstance(drop, str) else drop)]
+        dc = [d for d in drop if d in raw.columns]
+        dr = [d for d in drop if d in raw.index and d not in dc]
+        absent = [d for d in drop if d not in dc and d not in dr]
+        if absent:
+            raise MatrixFormatError(f"{path}: no column or row {absent} to drop (columns e.g. {list(raw.columns)[:8]})")
+        raw = raw.drop(columns=dc).drop(index=dr)
+        report_pre.append(f"{path}: ignored {'column' if dc else 'row'}(s) {dc + dr} (drop)")
+    if raw.shape[1] == 0 or raw.shape[0] == 0:
+        raise MatrixFormatError(f"{path}: empty matrix (shape {raw.shape})")
+
+    def cell(r_label, c_label) -> str:
+        rp, cp = rowpos.get(r_label), colpos.get(c_label)
+        if is_text:
+            return f"row {r_label!r} (line {rp}), column {c_label!r} (column {cp})"
+        return f"row {r_label!r} (row {rp}), column {c_label!r} (column {cp})"
+
     # --- numeric conversion, reporting non-numeric cells
     problems = []
+    n_bad = 0
     values = np.empty(raw.shape, dtype=float)
     na_tokens = {"", "na", "nan", "null", "none", "n/a", "#n/a", "-"}
     missing_cells = []
@@ -95,15 +259,14 @@ def load_matrix(
         s = raw[col]
         if is_text or not pd.api.types.is_numeric_dtype(s.dtype):
             txt = s.astype(str).str.strip()
-            num = pd.to_numeric(txt.where(~txt.str.lower().isin(na_tokens)), errors="coerce")
-            if True:
-                bad = num.isna() & ~txt.str.lower().isin(na_tokens) & s.notna()
-                for r in np.where(bad.to_numpy())[0][:max_report]:
-                    problems.append(
-                        f"{path}: non-numeric cell {s.iloc[r]!r} at row {raw.index[r]!r} (line {r + 2}), "
-                        f"column {col!r} (column {c + 2})"
-                    )
-            miss = num.isna() & (txt.str.lower().isin(na_tokens) | s.isna())
+            is_na = txt.str.lower().isin(na_tokens) | s.isna()
+            num = pd.to_numeric(txt.where(~is_na), errors="coerce")
+            bad = num.isna() & ~is_na
+            for r in np.where(bad.to_numpy())[0]:
+                n_bad += 1
+                if len(problems) < max_report:
+                    problems.append(f"{path}: non-numeric cell {s.iloc[r]!r} at {cell(raw.index[r], col)}")
+            miss = num.isna() & is_na
         else:
             num = pd.to_numeric(s, errors="coerce")
             miss = num.isna()
@@ -111,41 +274,33 @@ def load_matrix(
             missing_cells.append((r, c))
         values[:, c] = num.to_numpy(dtype=float)
     if problems:
-        more = "" if len(problems) < max_report else " (first ones shown)"
-        raise MatrixFormatError("\n".join(problems) + more)
-    df = pd.DataFrame(values, index=[str(i) for i in raw.index], columns=[str(c) for c in raw.columns])
+        more = f"\n({n_bad} non-numeric cells, first {len(problems)} shown)" if n_bad > len(problems) else ""
+        hint = "\n(a label or annotation column? ignore it with drop=[...] / --drop, or name the id column)"
+        raise MatrixFormatError("\n".join(problems) + more + hint)
+    df = pd.DataFrame(values, index=list(raw.index), columns=list(raw.columns))
     # --- orientation
-    if orientation == "auto":
-        if sample_ids is not None:
-            ids = {str(s) for s in sample_ids}
-            in_cols = len(ids & set(df.columns))
-            in_rows = len(ids & set(df.index))
-            if in_cols == 0 and in_rows == 0:
-                raise MatrixFormatError(f"{path}: none of the {len(ids)} metadata sample ids is a row or column label")
-            orient = "variables_x_samples" if in_cols >= in_rows else "samples_x_variables"
-            reason = f"{max(in_cols, in_rows)} of {len(ids)} metadata sample ids found as {'column' if in_cols >= in_rows else 'row'} labels"
-        else:
-            gc, gr = _looks_gene_like(df.columns), _looks_gene_like(df.index)
-            if abs(gc - gr) >= 0.5:
-                orient = "samples_x_variables" if gc > gr else "variables_x_samples"
-                reason = f"{'column' if gc > gr else 'row'} labels look like gene identifiers ({max(gc, gr):.0%})"
-            else:
-                orient = "variables_x_samples" if df.shape[0] > df.shape[1] else "samples_x_variables"
-                reason = f"shape {df.shape}: the longer axis is taken as variables"
-    elif orientation in ("variables_x_samples", "samples_x_variables"):
-        orient, reason = orientation, "stated by the caller"
+    if orient_in == "auto":
+        orient, reason = detect_orientation(df.index, df.columns, sample_ids=sample_ids, source=str(path))
     else:
-        raise ValueError(f"orientation must be auto, variables_x_samples or samples_x_variables, not {orientation!r}")
+        orient, reason = orient_in, "stated by the caller"
     if orient == "variables_x_samples":
         df = df.T
         missing_cells = [(c, r) for r, c in missing_cells]  # (sample, variable) positions after transpose
     pretty = orient.replace("_x_", " x ")
-    report = [f"{path}: read as {pretty} ({reason}); {df.shape[0]} samples, {df.shape[1]} variables"]
+    report = report_pre + [f"{path}: read as {pretty} ({reason}); {df.shape[0]} samples, {df.shape[1]} variables"]
+    if sample_ids is not None:
+        absent = [s for s in (str(x) for x in sample_ids) if s not in set(df.index)]
+        if absent:
+            report.append(f"{path}: {len(absent)} metadata sample id(s) not in the matrix: {absent[:max_report]}")
 
     def where(sample_i, var_i):
+        s_lab, v_lab = df.index[sample_i], df.columns[var_i]
+        return cell(v_lab, s_lab) if orient == "variables_x_samples" else cell(s_lab, v_lab)
+
+    def pos(var):  # where a variable sits in the file
         if orient == "variables_x_samples":
-            return f"row {df.columns[var_i]!r} (line {var_i + 2}), column {df.index[sample_i]!r} (column {sample_i + 2})"
-        return f"row {df.index[sample_i]!r} (line {sample_i + 2}), column {df.columns[var_i]!r} (column {var_i + 2})"
+            return f"{var!r} ({'line' if is_text else 'row'} {rowpos.get(var)})"
+        return f"{var!r} (column {colpos.get(var)})"
 
     # --- missing values
     if missing_cells:
@@ -157,14 +312,15 @@ def load_matrix(
         if missing == "drop_variable":
             bad = sorted({df.columns[v] for _, v in missing_cells})
             df = df.drop(columns=bad)
-            report.append(f"{path}: dropped {len(bad)} variable(s) with missing values: {bad[:max_report]}")
+            report.append(f"{path}: dropped {len(bad)} variable(s) with missing values: {[pos(b) for b in bad[:max_report]]}")
         elif missing == "drop_sample":
             bad = sorted({df.index[s] for s, _ in missing_cells})
             df = df.drop(index=bad)
             report.append(f"{path}: dropped {len(bad)} sample(s) with missing values: {bad[:max_report]}")
         elif missing == "impute_median":
             df = df.fillna(df.median())
-            report.append(f"{path}: imputed {len(missing_cells)} missing value(s) with the variable median")
+            report.append(f"{path}: imputed {len(missing_cells)} missing value(s) with the variable median: "
+                          + "; ".join(where(s, v) for s, v in missing_cells[:max_report]))
         else:
             raise ValueError(f"unknown missing-value policy {missing!r}")
     # --- constant variables
@@ -172,13 +328,16 @@ def load_matrix(
     const = [str(c) for c in df.columns[(sd <= 1e-12 * (df.abs().max(axis=0) + 1)).to_numpy()]]
     if const:
         axis_word = "row" if orient == "variables_x_samples" else "column"
+        listed = [pos(c) for c in const[:max_report]]
         if constant == "error":
             raise MatrixFormatError(
-                f"{path}: {len(const)} constant variable(s) ({axis_word}s): {const[:max_report]}"
+                f"{path}: {len(const)} constant variable(s) ({axis_word}s): {const[:max_report]} at {', '.join(listed)}"
                 " (policy constant='error'; use constant='drop')"
             )
+        if constant != "drop":
+            raise ValueError(f"unknown constant-variable policy {constant!r} (error | drop)")
         df = df.drop(columns=const)
-        report.append(f"{path}: dropped {len(const)} constant variable(s) ({axis_word}s): {const[:max_report]}")
+        report.append(f"{path}: dropped {len(const)} constant variable(s) ({axis_word}s): {', '.join(listed)}")
     if df.shape[0] < 3 or df.shape[1] < 2:
         raise MatrixFormatError(f"{path}: too small after validation ({df.shape[0]} samples, {df.shape[1]} variables)")
     return LoadedMatrix(df, pretty, reason, str(path), report)
@@ -200,32 +359,116 @@ def load_metadata(path, sample_column: str | None = None, group_column: str | No
     return md
 
 
-def map_variables(names, vocabulary=None, symbol_to_curie: dict | None = None) -> pd.DataFrame:
-    """Map variable names to graph CURIEs.
+MAPPING_ROUTES = ("gene_map", "symbol", "previous_symbol", "alias", "ensembl", "uniprot", "ncbigene", "hgnc", "curie",
+                  "clinical")
 
-    Genes: an explicit ``symbol_to_curie`` entry, a CURIE-looking name, or a match in ``vocabulary``
-    (an :class:`targetkg.ingest.identifiers.GeneVocabulary`: approved/previous/alias symbols,
-    Entrez ids).  Anything else is a clinical/non-gene item -> ``ClinicalVariable`` node with id
-    ``targetkg.clinical:<slug>``.
+
+def _ensembl_index(vocabulary) -> dict:
+    idx = getattr(vocabulary, "_targetkg_by_ensembl", None)
+    if idx is None:
+        idx = {r.ensembl: r for r in vocabulary.records if getattr(r, "ensembl", None)}
+        try:
+            vocabulary._targetkg_by_ensembl = idx
+        except AttributeError:  # pragma: no cover -- slotted vocabulary
+            pass
+    return idx
+
+
+def _unique_symbol(vocabulary, table_name: str, query: str):
+    """A previous symbol / alias that names exactly one gene (exact case), else None."""
+    table = getattr(vocabulary, table_name, None)
+    if table is None:
+        return None
+    ids = table.get(query.upper())
+    if not ids or len(ids) != 1:
+        return None
+    rec = vocabulary.by_hgnc[next(iter(ids))]
+    names = rec.previous if table_name == "_prev" else rec.aliases
+    return rec if query in names else None
+
+
+def _map_one(s: str, vocabulary, symbol_to_curie, previous: bool, aliases: bool):
+    """-> (curie | None, route, matched vocabulary symbol | '')."""
+    if symbol_to_curie and s in symbol_to_curie:
+        return symbol_to_curie[s], "gene_map", ""
+    m = _ENSEMBL_RE.match(s)
+    if m:
+        if vocabulary is None:
+            return f"ENSEMBL:{m.group(1)}", "ensembl", ""
+        rec = _ensembl_index(vocabulary).get(m.group(1))
+        return (rec.curie, "ensembl", rec.symbol) if rec else (None, "clinical", "")
+    m = re.match(r"^(?:NCBIGene|Entrez):(\d+)$", s, re.IGNORECASE) or (re.match(r"^(\d+)$", s) if vocabulary is not None else None)
+    if m:
+        if vocabulary is None:
+            return f"NCBIGene:{m.group(1)}", "ncbigene", ""
+        rec = vocabulary.by_entrez.get(m.group(1))
+        if rec:
+            return rec.curie, "ncbigene", rec.symbol
+        return (f"NCBIGene:{m.group(1)}", "ncbigene", "") if not s.isdigit() else (None, "clinical", "")
+    m = re.match(r"^HGNC:(\d+)$", s, re.IGNORECASE)
+    if m:
+        rec = vocabulary.by_hgnc.get(f"HGNC:{m.group(1)}") if vocabulary is not None else None
+        return (rec.curie, "hgnc", rec.symbol) if rec else (f"HGNC:{m.group(1)}", "hgnc", "")
+    m = _UNIPROT_RE.match(s)
+    if m and (vocabulary is not None or s.startswith("UniProtKB:")):
+        rec = vocabulary.by_uniprot(m.group(1)) if vocabulary is not None else None
+        if rec:
+            return rec.curie, "uniprot", rec.symbol
+        if s.startswith("UniProtKB:"):
+            return s, "uniprot", ""
+    if _CURIE_RE.match(s):
+        return s, "curie", ""
+    if vocabulary is not None:
+        rec = vocabulary.by_symbol.get(s.upper())
+        if rec is not None and (rec.symbol == s or s[0].isupper() or s[0].isdigit()):
+            return rec.curie, "symbol", rec.symbol
+        if previous:
+            rec = _unique_symbol(vocabulary, "_prev", s)
+            if rec is not None:
+                return rec.curie, "previous_symbol", rec.symbol
+        if aliases:
+            rec = _unique_symbol(vocabulary, "_alias", s)
+            if rec is not None:
+                return rec.curie, "alias", rec.symbol
+    return None, "clinical", ""
+
+
+def map_variables(names, vocabulary=None, symbol_to_curie: dict | None = None, *, previous: bool = True,
+                  aliases: bool = False, clinical=None) -> pd.DataFrame:
+    """Map variable names to graph CURIEs and say how (column ``route``).
+
+    Genes, in this order: an explicit ``symbol_to_curie`` entry (route ``gene_map``); an Ensembl gene
+    id, versioned or not (``ensembl``); an Entrez id, bare numbers only through ``vocabulary``
+    (``ncbigene``); an HGNC id (``hgnc``); a UniProt accession (``uniprot``); another CURIE as
+    given (``curie``); the approved HGNC symbol (``symbol``); a previous symbol that names one gene
+    only (``previous_symbol``, unless ``previous=False``); an alias symbol only when ``aliases=True``
+    (``alias``: aliases map clinical abbreviations such as SEX or ALT to genes).  Ids resolved
+    through ``vocabulary`` (an :class:`targetkg.ingest.identifiers.GeneVocabulary`) become the
+    gene's canonical CURIE.  Anything else, and every name in ``clinical``, is a clinical /
+    non-gene item -> ``ClinicalVariable`` with id ``targetkg.clinical:<slug>`` (route ``clinical``).
     """
+    forced = {str(c) for c in (clinical or [])}
     recs = []
     for name in names:
-        s = str(name)
-        curie = None
-        if symbol_to_curie and s in symbol_to_curie:
-            curie = symbol_to_curie[s]
-        elif re.match(r"^(NCBIGene|HGNC|ENSEMBL|UniProtKB):\S+$", s):
-            curie = s
-        elif vocabulary is not None:
-            rec = vocabulary.by_entrez.get(s) if s.isdigit() else vocabulary.by_any_symbol(s)
-            if rec is not None:
-                curie = rec.curie
+        s = str(name).strip()
+        curie, route, matched = (None, "clinical", "") if s in forced else _map_one(s, vocabulary, symbol_to_curie,
+                                                                                     previous, aliases)
         if curie:
-            recs.append({"variable": s, "curie": curie, "label": "Gene"})
+            recs.append({"variable": str(name), "curie": curie, "label": "Gene", "route": route, "matched": matched})
         else:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_").lower() or "unnamed"
-            recs.append({"variable": s, "curie": f"targetkg.clinical:{slug}", "label": "ClinicalVariable"})
-    return pd.DataFrame(recs)
+            recs.append({"variable": str(name), "curie": f"targetkg.clinical:{slug}", "label": "ClinicalVariable",
+                         "route": "clinical", "matched": ""})
+    return pd.DataFrame(recs, columns=["variable", "curie", "label", "route", "matched"])
+
+
+def mapping_summary(info: pd.DataFrame) -> dict:
+    """Counts per mapping route (for the CLI and run.json)."""
+    if info is None or "route" not in info.columns:
+        return {}
+    counts = info["route"].value_counts()
+    return {r: int(counts[r]) for r in MAPPING_ROUTES if r in counts} | {
+        r: int(v) for r, v in counts.items() if r not in MAPPING_ROUTES}
 
 
 # --------------------------------------------------------------------------------------

@@ -102,6 +102,31 @@ def permutation_pvalues(V: np.ndarray, labels_a: np.ndarray, n_perm: int = 1000,
     return obs, (1.0 + count) / (n_perm + 1.0)
 
 
+def reference_contrast(V: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """(V[e, s] - mean_ref) / sd_ref per edge e and sample s (float64).
+
+    Samples outside the reference group use the mean / sd (ddof=1) of all reference samples; a
+    reference sample is compared with the *other* reference samples (leave-one-out), so it is not
+    pulled towards itself.  With centred deviations d = v_s - mean and SS = sum of squares, the
+    leave-one-out mean is mean - d / (r - 1) and SS_-s = SS - d^2 r / (r - 1) (r reference
+    samples).  A zero sd is replaced by 1 (contrast = raw difference)."""
+    ref = np.asarray(ref, dtype=bool)
+    r = int(ref.sum())
+    if r < 3:
+        raise ValueError(f"the contrast reference group needs at least 3 samples (leave-one-out sd), has {r}")
+    Vr = np.asarray(V[:, ref], dtype=np.float64)
+    mu = Vr.mean(axis=1, keepdims=True)
+    D = Vr - mu
+    ss = (D ** 2).sum(axis=1, keepdims=True)
+    sd = np.sqrt(ss / (r - 1))
+    out = (np.asarray(V, dtype=np.float64) - mu) / np.where(sd > 0, sd, 1.0)
+    mu_loo = mu - D / (r - 1)
+    sd_loo = np.sqrt(np.maximum(ss - D ** 2 * r / (r - 1), 0.0) / (r - 2))
+    sd_loo = np.where(sd_loo > 1e-12 * (np.abs(mu) + sd + 1e-300), sd_loo, 1.0)
+    out[:, ref] = (Vr - mu_loo) / sd_loo
+    return out
+
+
 def compute_ecv(
     model: FittedModel,
     X: np.ndarray,
@@ -119,7 +144,8 @@ def compute_ecv(
 
     ``groups``: one label per sample; ``group_a``/``group_b`` pick the two groups compared
     (samples in other groups are ignored for Delta ECv).  ``contrast_reference``: a group label;
-    then ``contrast[e, s] = (ECv[e, s] - mean_ref) / sd_ref`` is computed for every sample.
+    then ``contrast[e, s] = (ECv[e, s] - mean_ref) / sd_ref`` is computed for every sample
+    (leave-one-out mean / sd for the reference group's own samples, :func:`reference_contrast`).
     """
     t0 = time.perf_counter()
     X = np.asarray(X, dtype=float)
@@ -163,11 +189,9 @@ def compute_ecv(
             _, res.pvalue = permutation_pvalues(Vk, la, n_permutations, seed)
         res.qvalue = bh_fdr(res.pvalue)
     if contrast_reference is not None:
-        ref = g == contrast_reference
-        mu = V[:, ref].mean(axis=1, keepdims=True)
-        sd = V[:, ref].std(axis=1, ddof=1, keepdims=True)
-        sd = np.where(sd > 0, sd, 1.0)
-        res.contrast = ((V - mu) / sd).astype(dtype)
+        res.contrast = reference_contrast(V, g == contrast_reference).astype(dtype)
+        res.meta["contrast"] = {"reference": str(contrast_reference),
+                                "reference_samples": "leave-one-out (own sample excluded from mean and sd)"}
     res.meta.update(
         {"group_a": str(group_a), "group_b": str(group_b), "n_permutations": n_permutations,
          "seconds_delta": time.perf_counter() - t1}

@@ -10,18 +10,28 @@ For every DAG G_d (from structure MCMC, bootstrap, or a single learned network):
    intervention (common random numbers by default, so non-descendants of k have Delta = 0
    exactly); Delta_d(j) = mean over draws of (x_j^do - x_j^obs), in the variable's units.
 
-Across DAGs: E[Delta] (posterior mean), P(down) = P(Delta < -thr), P(up) = P(Delta > thr) with
-thr = ``effect_threshold`` x sd_j, and equal-tailed ``interval`` quantiles of Delta_d.
+With ``parameter_uncertainty`` every DAG gets ``n_param_draws`` independent parameter draws
+(default: enough for >= 200 replicates in all, at least 4 per DAG), so that a single DAG still
+gives probabilities and intervals that reflect parameter uncertainty.  Over all (DAG, draw)
+replicates: E[Delta] (posterior mean), P(down) = P(Delta < -thr), P(up) = P(Delta > thr) with
+thr = ``effect_threshold`` x sd_j, equal-tailed ``interval`` quantiles of Delta, and the Monte Carlo
+standard error of P(down)/P(up) (clustered by DAG: sd of the per-DAG fractions / sqrt(n_dags),
+bounded below by the binomial error; DAG samples are treated as independent, which MCMC draws
+only approximately are).  One DAG only (no structure uncertainty) is flagged in ``meta`` and warned.
 
 Linear-Gaussian fast path (``method="closed_form"``): Delta_d = total causal effect x (c - E[x_k]),
 computed by propagating c - E[x_k] along the DAG in topological order (no sampling).
 
-The knockdown level is set by ``value`` (absolute, in data units), ``fold_change`` (c = fc x
-E[x_k], linear scale) or ``log_fold_change`` (c = E[x_k] + lfc, for log-scale data, e.g. a
-measured log2 fold change on log2 data).  ``knockout=True`` sets c = 0.
+The knockdown level is set by ``value`` (absolute, in data units), ``fold_change`` (a ratio, e.g.
+0.5) or ``log_fold_change`` (log2 units by default), converted with the data's ``scale``
+(:func:`resolve_level`): "log2" / "ln" / "log10" data -> c = E[x_k] + log_base(fc); "linear"
+-> c = E[x_k] x fc.  ``knockout=True`` sets c = 0 (in data units).
 """
 
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 
@@ -81,18 +91,43 @@ def _closed_form(model: FittedModel, order, params, do_z: dict):
     return delta, mu
 
 
-def resolve_level(x_col: np.ndarray, value=None, fold_change=None, log_fold_change=None, knockout=False) -> float:
+SCALES = {"log2": 2.0, "ln": math.e, "log10": 10.0, "linear": None}
+
+
+def resolve_level(x_col: np.ndarray, value=None, fold_change=None, log_fold_change=None, knockout=False,
+                  scale: str | None = None, lfc_base: float = 2.0) -> float:
+    """Knockdown level c in data units, relative to the sample mean m of the target.
+
+    ``scale`` is the scale of the data: "log2" | "ln" | "log10" | "linear".  ``fold_change`` fc
+    (a ratio): log data -> c = m + log_b(fc) (b the data's base), linear -> c = m x fc.
+    ``log_fold_change`` lfc in base ``lfc_base`` (default log2): log data -> c = m + lfc x
+    ln(lfc_base) / ln(b), linear -> c = m x lfc_base ** lfc.  ``scale=None`` (unknown; legacy
+    behaviour): fc multiplies m (linear data) and lfc is added to m (log data of base lfc_base).
+    """
     m = float(np.mean(x_col))
     given = sum(v is not None for v in (value, fold_change, log_fold_change)) + bool(knockout)
     if given != 1:
         raise ValueError("set exactly one of value, fold_change, log_fold_change, knockout")
+    if scale is not None and scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, not {scale!r}")
     if knockout:
         return 0.0
     if value is not None:
         return float(value)
+    base = SCALES.get(scale) if scale is not None else None
     if fold_change is not None:
-        return m * float(fold_change)
-    return m + float(log_fold_change)
+        fc = float(fold_change)
+        if scale is None or scale == "linear":
+            return m * fc
+        if fc <= 0:
+            raise ValueError(f"fold change must be > 0 on {scale} data, got {fc}")
+        return m + math.log(fc) / math.log(base)
+    lfc = float(log_fold_change)
+    if scale is None:
+        return m + lfc
+    if scale == "linear":
+        return m * float(lfc_base) ** lfc
+    return m + lfc * math.log(lfc_base) / math.log(base)
 
 
 def simulate_knockdown(
@@ -111,10 +146,13 @@ def simulate_knockdown(
     spline_M: int = 10,
     seed: int = 0,
     fit_cache: dict | None = None,
+    n_param_draws: int | None = None,
 ) -> KnockdownResult:
     """Simulate do(x_k = c_k for k in targets) over the DAGs ``dags`` (lists of parent sets).
 
     ``targets`` maps a variable index to its level c in data units (see :func:`resolve_level`).
+    ``n_param_draws``: parameter draws per DAG (only with ``parameter_uncertainty``; default
+    max(4, ceil(200 / n_dags)); without parameter uncertainty always 1).
     """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
@@ -123,45 +161,91 @@ def simulate_knockdown(
         raise ValueError("method must be 'sample' or 'closed_form'")
     if method == "closed_form" and kind not in ("linear", "bic", "bge", "bdeu", "gaussian"):
         raise ValueError("the closed form exists only for the linear-Gaussian model")
+    if len(dags) == 0:
+        raise ValueError("no DAGs to simulate over")
+    n_dags = len(dags)
+    if not parameter_uncertainty:
+        R = 1
+    elif n_param_draws is None:
+        R = max(4, math.ceil(200 / n_dags))
+    else:
+        R = int(n_param_draws)
+        if R < 1:
+            raise ValueError(f"n_param_draws must be >= 1, got {n_param_draws}")
     std = standardise(X)
     _, mean, sd = std
     do_z = {int(k): (float(c) - mean[k]) / sd[k] for k, c in targets.items()}
     rng = np.random.default_rng(seed)
     cache = {} if fit_cache is None else fit_cache
     basis = None
-    deltas = np.zeros((len(dags), p))
+    deltas = np.zeros((n_dags * R, p))
     for d, parents in enumerate(dags):
         # graph surgery is implicit: intervened nodes ignore their parents in _ancestral
         model = fit_dag(X, parents, kind=kind, inter=inter, spline_M=spline_M, cache=cache, standardised=std, basis=basis)
         basis = model.basis
         order = model.topological_order()
-        params = _draw_params(model, rng, parameter_uncertainty)
-        if method == "closed_form":
-            dz, _ = _closed_form(model, order, params, do_z)
-        else:
-            eps = rng.standard_normal((n_draws, p)) * np.sqrt([nf.sigma2 for nf in model.nodes])
-            obs = _ancestral(model, order, params, eps, {})
-            eps2 = eps if common_random_numbers else rng.standard_normal((n_draws, p)) * np.sqrt(
-                [nf.sigma2 for nf in model.nodes]
-            )
-            dov = _ancestral(model, order, params, eps2, do_z)
-            dz = (dov - obs).mean(axis=0)
-        deltas[d] = dz * sd
+        noise_sd = np.sqrt([nf.sigma2 for nf in model.nodes])
+        for r in range(R):
+            params = _draw_params(model, rng, parameter_uncertainty)
+            if method == "closed_form":
+                dz, _ = _closed_form(model, order, params, do_z)
+            else:
+                eps = rng.standard_normal((n_draws, p)) * noise_sd
+                obs = _ancestral(model, order, params, eps, {})
+                eps2 = eps if common_random_numbers else rng.standard_normal((n_draws, p)) * noise_sd
+                dov = _ancestral(model, order, params, eps2, do_z)
+                dz = (dov - obs).mean(axis=0)
+            deltas[d * R + r] = dz * sd
     thr = effect_threshold * sd
     lo_q, hi_q = (1 - interval) / 2, 1 - (1 - interval) / 2
+    down = deltas < -thr - 1e-12
+    up = deltas > thr + 1e-12
+    p_down, p_up = down.mean(axis=0), up.mean(axis=0)
+    mcse_down, mcse_up = _mcse(down, n_dags, R), _mcse(up, n_dags, R)
+    meta = {"n_dags": n_dags, "n_param_draws": R, "n_replicates": n_dags * R,
+            "parameter_uncertainty": bool(parameter_uncertainty), "single_dag": n_dags == 1,
+            "p_mcse_max": float(max(mcse_down.max(initial=0.0), mcse_up.max(initial=0.0))),
+            "mcse_method": "clustered by DAG, >= binomial" if n_dags > 1 else "binomial over parameter draws"}
+    if n_dags == 1:
+        msg = ("knockdown simulated on a single DAG: P(down)/P(up) and intervals ignore structure uncertainty "
+               "(learn with confidence='bootstrap' or 'mcmc' for DAG samples)"
+               + ("" if parameter_uncertainty else " and parameter uncertainty (parameter_uncertainty=False)"))
+        meta["warning"] = msg
+        warnings.warn(msg, stacklevel=2)
     return KnockdownResult(
         variables=variables,
         targets={variables[k]: float(c) for k, c in targets.items()},
         mean_delta=deltas.mean(axis=0),
-        p_down=(deltas < -thr - 1e-12).mean(axis=0),
-        p_up=(deltas > thr + 1e-12).mean(axis=0),
+        p_down=p_down,
+        p_up=p_up,
         lower=np.quantile(deltas, lo_q, axis=0),
         upper=np.quantile(deltas, hi_q, axis=0),
         interval=interval,
-        n_dags=len(dags),
+        n_dags=n_dags,
         method=method,
         deltas=deltas,
+        meta=meta,
+        p_down_mcse=mcse_down,
+        p_up_mcse=mcse_up,
+        n_param_draws=R,
     )
+
+
+def _mcse(hit: np.ndarray, n_dags: int, R: int) -> np.ndarray:
+    """Monte Carlo standard error of hit.mean(axis=0) for (n_dags * R, p) indicators, DAG-major.
+
+    Replicates of one DAG share its structure, so the error is clustered by DAG: sd of the per-DAG
+    fractions / sqrt(n_dags); it is bounded below by the binomial error sqrt(P(1-P)/N), which is
+    also the only estimate available for a single DAG.
+    """
+    P = hit.mean(axis=0)
+    N = hit.shape[0]
+    binom = np.sqrt(P * (1 - P) / N)
+    if n_dags < 2:
+        return binom
+    per_dag = hit.reshape(n_dags, R, -1).mean(axis=1)
+    clustered = per_dag.std(axis=0, ddof=1) / np.sqrt(n_dags)
+    return np.maximum(clustered, binom)
 
 
 def single_target_effects(

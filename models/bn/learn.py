@@ -214,15 +214,23 @@ def edge_weights(model, parents) -> dict:
     return out
 
 
-def _to_frame(X, variables, parents, posterior: dict, kind, inter, spline_M):
+def _to_frame(X, variables, parents, posterior: dict | None, kind, inter, spline_M, edge_diag: dict | None = None):
+    """Edge table of the point estimate.  ``posterior``: {(i, j): frequency} from bootstrap / MCMC /
+    NNSR -- an edge absent from the dict was in no sample and gets 0.0 (never 1.0); ``None`` means
+    no confidence was computed and the column is NaN.  ``edge_diag``: {(i, j): (rhat, ess)} from
+    MCMC -> extra ``rhat`` and ``ess`` columns."""
     model = fit_dag(X, parents, kind="linear" if kind in ("bic", "bge", "bdeu") else "spline", inter=inter, spline_M=spline_M)
     w = edge_weights(model, parents)
-    rows = [
-        {"source": variables[i], "target": variables[j], "weight": w.get((i, j), np.nan),
-         "posterior": posterior.get((i, j), 1.0)}
-        for j, pa in enumerate(parents) for i in sorted(pa)
-    ]
-    return pd.DataFrame(rows, columns=["source", "target", "weight", "posterior"]), model
+    cols = ["source", "target", "weight", "posterior"] + (["rhat", "ess"] if edge_diag is not None else [])
+    rows = []
+    for j, pa in enumerate(parents):
+        for i in sorted(pa):
+            r = {"source": variables[i], "target": variables[j], "weight": w.get((i, j), np.nan),
+                 "posterior": np.nan if posterior is None else float(posterior.get((i, j), 0.0))}
+            if edge_diag is not None:
+                r["rhat"], r["ess"] = edge_diag.get((i, j), (np.nan, np.nan))
+            rows.append(r)
+    return pd.DataFrame(rows, columns=cols), model
 
 
 def learn_structure(
@@ -278,6 +286,7 @@ def learn_structure(
             "n_samples": n, "n_variables": p, "prior_edges": len(pe), "seed": seed}
     Z, _, _ = standardise(X)
     posterior: dict = {}
+    edge_diag: dict | None = None
     samples = None
     cands: Candidates | None = None
     if confidence == "nnsr":
@@ -358,8 +367,9 @@ def learn_structure(
             mc = structure_mcmc(scorer, cands, max_parents=max_parents, starts=[hc.parents], edge_penalty=edge_penalty,
                                 prior_edges={e: prior_weight for e in pe}, seed=seed, **o)
             posterior = mc.edge_probabilities()
+            edge_diag = mc.edge_diagnostics()
             samples = [[set(int(i) for i in pa) for pa in dag] for dag in mc.samples]
-            meta["mcmc"] = mc.diagnostics
+            meta["mcmc"] = {**mc.diagnostics, "n_dag_samples": len(samples)}
         elif confidence != "none":
             raise ValueError(f"unknown confidence method {confidence!r} (none | bootstrap | mcmc | nnsr)")
     if prune_alpha is not None:
@@ -371,7 +381,7 @@ def learn_structure(
         meta["groups"] = len(np.unique(np.asarray(groups)))
     # ranking of all ordered pairs: confidence, ties broken by the screening strength
     S = np.zeros((p, p))
-    if posterior:
+    if confidence != "none":
         for (i, j), v in posterior.items():
             S[i, j] = v
     else:
@@ -381,7 +391,22 @@ def learn_structure(
     if tie_break == "screening" and cands is not None and cands.weights is not None:
         W = cands.weights
         S = S + 1e-3 * W / (W.max() or 1.0)
-    edges, model = _to_frame(X, variables, parents, posterior if posterior else {}, score, inter, spline_M)
+    meta["posterior"] = {
+        "bootstrap": f"bootstrap frequency over {n_bootstrap} replicates (0.0 = in no replicate)",
+        "mcmc": "MCMC posterior edge probability (0.0 = in no post-burn-in draw); per-edge rhat/ess columns",
+        "nnsr": "NNSR frequency: #(estimated) / #(both endpoints in the same subset)",
+        "none": "none: no edge confidence computed (posterior column is NaN)",
+    }.get(confidence, confidence)
+    if confidence != "none":
+        # confident edges that the point estimate lacks (e.g. other orientation, pruned, lost to hill climbing)
+        point = {(i, j) for j, pa in enumerate(parents) for i in pa}
+        missing = sorted(((e, v) for e, v in posterior.items() if v >= 0.5 and e not in point), key=lambda t: -t[1])
+        meta["confident_edges_not_in_estimate"] = {
+            "n": len(missing),
+            "top": [[variables[i], variables[j], round(float(v), 4)] for (i, j), v in missing[:20]],
+        }
+    edges, model = _to_frame(X, variables, parents, None if confidence == "none" else posterior, score, inter, spline_M,
+                             edge_diag=edge_diag)
     meta["seconds"] = time.perf_counter() - t0
     meta["n_edges"] = len(edges)
     return Network(variables=list(variables), edges=edges, parents=[set(s) for s in parents], score=score, meta=meta,

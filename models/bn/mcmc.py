@@ -252,15 +252,32 @@ class McmcResult:
     samples: list  # list of DAGs: each a list of parent-index arrays
     diagnostics: dict = field(default_factory=dict)
     logscore_traces: np.ndarray | None = None
+    rhat: np.ndarray | None = None  # (p, k) split-R-hat per edge indicator (nan: constant over all draws)
+    ess: np.ndarray | None = None  # (p, k) multi-chain ESS per edge indicator (nan: constant over all draws)
 
     def edge_probabilities(self) -> dict:
+        """P(i -> j) for every candidate edge, **including** 0.0 for edges never visited after
+        burn-in (an absent key means "not a candidate", never "probability 1")."""
         out = {}
         p, k = self.candidates.shape
         for j in range(p):
             for s in range(k):
                 i = self.candidates[j, s]
-                if i >= 0 and self.posterior[j, s] > 0:
+                if i >= 0:
                     out[(int(i), j)] = float(self.posterior[j, s])
+        return out
+
+    def edge_diagnostics(self) -> dict:
+        """{(i, j): (rhat, ess)} per candidate edge (nan where the indicator never changed)."""
+        out = {}
+        if self.rhat is None or self.ess is None:
+            return out
+        p, k = self.candidates.shape
+        for j in range(p):
+            for s in range(k):
+                i = self.candidates[j, s]
+                if i >= 0:
+                    out[(int(i), j)] = (float(self.rhat[j, s]), float(self.ess[j, s]))
         return out
 
 
@@ -389,4 +406,11 @@ def structure_mcmc(
     for r in idx:
         row = flat[r].reshape(p, k)
         samples.append([np.sort(cand[j][row[j] == 1]) for j in range(p)])
-    return McmcResult(candidates=cand, posterior=post, samples=samples, diagnostics=diag, logscore_traces=L)
+    # per-edge diagnostics kept (not only their summaries): nan where the indicator is constant
+    rhat_pk = np.full(p * k, np.nan)
+    ess_pk = np.full(p * k, np.nan)
+    if len(varying):
+        rhat_pk[varying] = rhat
+        ess_pk[varying] = ess
+    return McmcResult(candidates=cand, posterior=post, samples=samples, diagnostics=diag, logscore_traces=L,
+                      rhat=rhat_pk.reshape(p, k), ess=ess_pk.reshape(p, k))

@@ -5,7 +5,7 @@ An overlay is one analysis result laid over the curated graph, kept apart from i
     (:Overlay {id, kind, method, params, created_at, release, n_nodes, n_edges})
     (:Overlay)-[:INCLUDES {variable, ...effects}]->(:Gene | :ClinicalVariable)
     (:Overlay)-[:FOR_COHORT]->(:Cohort {id, name})
-    (:Overlay)-[:FOR_SAMPLE]->(:Sample {id, group})          -- pseudonymised ids only
+    (:Overlay)-[:FOR_SAMPLE {group, own}]->(:Sample {id, cohort})   -- pseudonymised ids only
     (a)-[:OVERLAY_EDGE {overlay_id, weight, posterior, ecv, delta_ecv, p_value, q_value, direction, ...}]->(b)
 
 ``kind`` is one of :data:`KINDS`. Overlay edges have their own relationship type
@@ -25,9 +25,22 @@ removes only that overlay's node and edges, plus Sample / Cohort / ClinicalVaria
 overlay uses any more.
 
 Sample ids are pseudonymised before they reach the graph: ``targetkg.sample:`` + the first 16 hex
-digits of HMAC-SHA256(key, raw id). The key is ``$TARGETKG_PSEUDONYM_KEY`` or a random key
-created once in ``<TARGETKG_HOME>/bn/pseudonym.key`` (mode 0600); without the key the mapping
-cannot be reversed or recomputed.
+digits of HMAC-SHA256(key, cohort id + U+001F + raw id) (no cohort: the empty string). The key is
+``$TARGETKG_PSEUDONYM_KEY`` or a random key created once in ``<TARGETKG_HOME>/bn/pseudonym.key``
+(mode 0600); without the key the mapping cannot be reversed or recomputed. Because the cohort
+is part of the hash, two cohorts that both call a sample ``S001`` get two different Sample nodes.
+
+A sample's *group* (tumour / non-tumour, responder / non-responder, ...) belongs to one analysis,
+not to the sample: the same cohort may be grouped by several columns. It is therefore stored on
+the overlay's ``FOR_SAMPLE`` relationship (``f.group``), never on the shared ``Sample`` node, so a
+second grouping of a cohort cannot rewrite the groups of earlier overlays. The Sample node holds
+only its id, category and ``cohort`` (the cohort id its pseudonym was computed with; fixed by
+the id itself, so it can never be overwritten inconsistently).
+
+A Delta-ECv overlay whose subnetwork has a pathway enrichment (``Subnetwork.enrichment``, see
+:mod:`.subnet`) keeps its top pathways: ``params.enrichment`` (list of {id, name, overlap,
+set_size, p, q, genes}) and, to query them in Cypher, the parallel lists ``o.enriched_pathways``
+(ids) and ``o.enriched_pathway_q`` (q-values) on the Overlay node.
 """
 
 from __future__ import annotations
@@ -56,6 +69,7 @@ VARIABLE_LABELS = ("Gene", "ClinicalVariable")
 SAMPLE_PREFIX = "targetkg.sample:"
 COHORT_PREFIX = "targetkg.cohort:"
 BATCH = 5000
+TOP_PATHWAYS = 20  # enriched pathways kept on a subnetwork overlay
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$")
 
 CATEGORY = {
@@ -98,15 +112,19 @@ def pseudonym_key(home: Path | None = None) -> bytes:
     return path.read_text().strip().encode()
 
 
-def pseudonymise(sample_id: str, key: bytes) -> str:
-    """``targetkg.sample:<16 hex>``; ids that already are pseudonyms are returned unchanged."""
+def pseudonymise(sample_id: str, key: bytes, cohort: str | None = None) -> str:
+    """``targetkg.sample:<16 hex>`` of HMAC(key, cohort + U+001F + raw id); ``cohort`` is the cohort
+    *id* (as written: ``targetkg.cohort:...``; a bare name is normalised the same way). Ids that
+    already are pseudonyms are returned unchanged."""
     s = str(sample_id)
     if s.startswith(SAMPLE_PREFIX):
         return s
-    return SAMPLE_PREFIX + hmac.new(key, s.encode(), hashlib.sha256).hexdigest()[:16]
+    c = _cohort_row(cohort)["id"] if cohort is not None else ""
+    msg = (c + "\x1f" + s).encode()
+    return SAMPLE_PREFIX + hmac.new(key, msg, hashlib.sha256).hexdigest()[:16]
 
 
-def _samples_table(samples, key: bytes | None) -> list[dict]:
+def _samples_table(samples, key: bytes | None, cohort: str | None = None) -> list[dict]:
     """samples: {raw_id: group} | Series(group, index=id) | DataFrame with a 'group' column | [ids]."""
     if samples is None:
         return []
@@ -121,7 +139,7 @@ def _samples_table(samples, key: bytes | None) -> list[dict]:
     for raw, group in pairs:
         if key is None and not str(raw).startswith(SAMPLE_PREFIX):
             raise OverlayError(f"sample id {raw!r} is not pseudonymised and no key was given")
-        pid = pseudonymise(raw, key) if key is not None else str(raw)
+        pid = pseudonymise(raw, key, cohort) if key is not None else str(raw)
         if pid in seen:
             continue
         seen.add(pid)
@@ -204,7 +222,8 @@ def _variable_map(names: Iterable[str], *sources) -> dict[str, tuple[str, str]]:
 def _network_edge_props(network: Network | None) -> dict[tuple[str, str], dict]:
     if network is None:
         return {}
-    cols = [c for c in ("weight", "posterior") if c in network.edges.columns]
+    # posterior: NaN (no confidence computed) is dropped by _props -> no property; rhat/ess: MCMC per edge
+    cols = [c for c in ("weight", "posterior", "rhat", "ess") if c in network.edges.columns]
     return {(str(r["source"]), str(r["target"])): {c: r[c] for c in cols} for _, r in network.edges.iterrows()}
 
 
@@ -220,6 +239,18 @@ def _descendants(edges: pd.DataFrame, roots: Iterable[str]) -> set[str]:
                 seen.add(c)
                 stack.append(c)
     return seen
+
+
+def top_pathways(enrichment: pd.DataFrame | None, n: int = TOP_PATHWAYS) -> list[dict]:
+    """The ``n`` best rows of a :func:`.subnet.enrichment` table (by p): {id, name, overlap, set_size, p, q, genes}."""
+    if enrichment is None or not len(enrichment):
+        return []
+    df = enrichment.sort_values("pvalue", kind="stable").head(n)
+    has_name = "name" in df.columns
+    return [_clean({"id": r["gene_set"], "name": (r["name"] if has_name else None) or r["gene_set"],
+                    "overlap": int(r["overlap"]), "set_size": int(r["set_size"]), "p": r["pvalue"], "q": r["qvalue"],
+                    "genes": r["genes"]})
+            for _, r in df.iterrows()]
 
 
 # ------------------------------------------------------------------------------ building rows
@@ -243,7 +274,8 @@ def build_overlay(result, kind: str, *, network: Network | None = None, variable
         network = network or result
         for _, r in result.edges.iterrows():
             edges.append({"source": str(r["source"]), "target": str(r["target"]), "weight": r.get("weight"),
-                          "posterior": r.get("posterior"), "direction": _sign(r.get("weight"))})
+                          "posterior": r.get("posterior"), "rhat": r.get("rhat"), "ess": r.get("ess"),
+                          "direction": _sign(r.get("weight"))})
         for v in result.variables:
             nodes[str(v)] = {}
         meta = {"score": result.score, **{k: v for k, v in result.meta.items() if k != "input_report"}}
@@ -286,6 +318,9 @@ def build_overlay(result, kind: str, *, network: Network | None = None, variable
         if ecv_result is not None and kind == "delta_ecv_subnetwork":
             meta.update({"group_a": ecv_result.group_a, "group_b": ecv_result.group_b,
                          **{k: v for k, v in ecv_result.meta.items() if not isinstance(v, (list, np.ndarray))}})
+        top_pw = top_pathways(result.enrichment)
+        if top_pw:
+            meta["enrichment"] = top_pw
     else:  # knockdown_simulation
         if not isinstance(result, KnockdownResult):
             raise OverlayError("a knockdown_simulation overlay needs a KnockdownResult")
@@ -369,11 +404,16 @@ def write_overlay(driver, database: str, network_or_result, kind: str, overlay_i
     content = build_overlay(network_or_result, kind, network=network, variable_info=variable_info, ecv_result=ecv_result)
     vmap = _variable_map(content["nodes"].keys(), variable_info, network_or_result, network)
     key = pseudonym_key_ if pseudonym_key_ is not None else pseudonym_key()
-    sample_rows = _samples_table(samples, key)
-    if content["sample"] is not None:
-        sample_rows += [r for r in _samples_table([content["sample"]], key) if r["id"] not in {x["id"] for x in sample_rows}]
-    own_sample = pseudonymise(content["sample"], key) if content["sample"] is not None else None
     cohort_row = _cohort_row(cohort)
+    cohort_id = cohort_row["id"] if cohort_row else None
+    sample_rows = _samples_table(samples, key, cohort_id)
+    if content["sample"] is not None:
+        own_group = None  # the own sample's group in the ECv run (on its FOR_SAMPLE, like every group)
+        if ecv_result is not None and ecv_result.groups is not None and content["sample"] in ecv_result.samples:
+            own_group = ecv_result.groups[ecv_result.samples.index(content["sample"])]
+        sample_rows += [r for r in _samples_table({content["sample"]: own_group}, key, cohort_id)
+                        if r["id"] not in {x["id"] for x in sample_rows}]
+    own_sample = pseudonymise(content["sample"], key, cohort_id) if content["sample"] is not None else None
     method = method or {"basal_network": f"bn:{getattr(network_or_result, 'score', '')}",
                         "delta_ecv_subnetwork": "bn:delta_ecv", "sample_subnetwork": "bn:sample_contrast",
                         "knockdown_simulation": "bn:graph_surgery"}[kind]
@@ -435,14 +475,20 @@ def write_overlay(driver, database: str, network_or_result, kind: str, overlay_i
             tx.run("MERGE (c:Cohort {id: $id}) ON CREATE SET c.category = $cat SET c.name = $name "
                    "WITH c MATCH (o:Overlay {id: $oid}) CREATE (o)-[:FOR_COHORT]->(c)",
                    id=cohort_row["id"], name=cohort_row["name"], oid=overlay_id, cat=CATEGORY["Cohort"]).consume()
+        # the group is the analysis' label of the sample: on FOR_SAMPLE, never on the shared Sample node
         for b in _batches([{"id": r["id"], "group": r["group"]} for r in sample_rows], batch_size):
             tx.run("MATCH (o:Overlay {id: $oid}) UNWIND $rows AS r MERGE (s:Sample {id: r.id}) "
-                   "ON CREATE SET s.category = $cat SET s.group = coalesce(r.group, s.group) "
-                   "CREATE (o)-[f:FOR_SAMPLE]->(s) SET f.own = (r.id = $own)",
-                   oid=overlay_id, rows=b, cat=CATEGORY["Sample"], own=own_sample).consume()
+                   "ON CREATE SET s.category = $cat, s.cohort = $cohort "
+                   "CREATE (o)-[f:FOR_SAMPLE]->(s) SET f.own = (r.id = $own), f.group = r.group",
+                   oid=overlay_id, rows=b, cat=CATEGORY["Sample"], own=own_sample, cohort=cohort_id).consume()
         n_nodes = sum(len(r) for r in inc.values())
         tx.run("MATCH (o:Overlay {id: $id}) SET o.n_nodes = $n, o.n_edges = $m, o.skipped = $skipped",
                id=overlay_id, n=n_nodes, m=n_edges, skipped=sorted(skip)).consume()
+        top_pw = content["meta"].get("enrichment") or []
+        if top_pw:  # queryable in Cypher: WHERE 'R-HSA-...' IN o.enriched_pathways
+            tx.run("MATCH (o:Overlay {id: $id}) SET o.enriched_pathways = $ids, o.enriched_pathway_q = $q",
+                   id=overlay_id, ids=[str(r["id"]) for r in top_pw],
+                   q=[float(r["q"]) if _clean(r.get("q")) is not None else 1.0 for r in top_pw]).consume()
         return {"id": overlay_id, "kind": kind, "nodes": n_nodes, "edges": n_edges, "samples": len(sample_rows),
                 "cohort": cohort_row["id"] if cohort_row else None, "skipped": sorted(skip),
                 "replaced": bool(deleted["overlays"])}

@@ -16,10 +16,13 @@ import pandas as pd
 class Network:
     """A learned network.
 
-    ``edges``: DataFrame[source, target, weight, posterior] -- ``weight`` is the fitted effect
-    (standardised linear coefficient, or the sd of the spline term), ``posterior`` the edge
-    confidence (bootstrap / NNSR frequency or MCMC posterior probability; 1.0 for a single point
-    estimate).  ``parents`` holds the point-estimate DAG (indices into ``variables``);
+    ``edges``: DataFrame[source, target, weight, posterior(, rhat, ess)] -- ``weight`` is the fitted
+    effect (standardised linear coefficient, or the sd of the spline term), ``posterior`` the edge
+    confidence of the point-estimate edge (bootstrap / NNSR frequency or MCMC posterior
+    probability; 0.0 when no replicate / draw contains it; NaN when no confidence was computed,
+    ``confidence="none"`` -- ``meta["posterior"]`` says which); with MCMC, ``rhat`` and ``ess`` are
+    the per-edge split-R-hat and effective sample size of the edge indicator (NaN when it never
+    changed).  ``parents`` holds the point-estimate DAG (indices into ``variables``);
     ``scores`` optionally ranks all ordered pairs (p x p) for evaluation.
     """
 
@@ -104,22 +107,27 @@ class KnockdownResult:
     interval: float
     n_dags: int
     method: str
-    deltas: np.ndarray | None = None  # (n_dags, p)
+    deltas: np.ndarray | None = None  # (n_dags * n_param_draws, p), DAG-major
     meta: dict = field(default_factory=dict)
+    p_down_mcse: np.ndarray | None = None  # Monte Carlo standard error of p_down
+    p_up_mcse: np.ndarray | None = None
+    n_param_draws: int = 1  # parameter draws per DAG
 
     def to_frame(self) -> pd.DataFrame:
         q = int(round(self.interval * 100))
-        return pd.DataFrame(
-            {
-                "variable": self.variables,
-                "mean_delta": self.mean_delta,
-                "p_down": self.p_down,
-                "p_up": self.p_up,
-                f"lower_{q}": self.lower,
-                f"upper_{q}": self.upper,
-                "is_target": [v in self.targets for v in self.variables],
-            }
-        )
+        cols = {
+            "variable": self.variables,
+            "mean_delta": self.mean_delta,
+            "p_down": self.p_down,
+            "p_up": self.p_up,
+        }
+        if self.p_down_mcse is not None:
+            cols["p_down_mcse"] = self.p_down_mcse
+        if self.p_up_mcse is not None:
+            cols["p_up_mcse"] = self.p_up_mcse
+        cols.update({f"lower_{q}": self.lower, f"upper_{q}": self.upper,
+                     "is_target": [v in self.targets for v in self.variables]})
+        return pd.DataFrame(cols)
 
     def down_score(self) -> np.ndarray:
         """Ranking score for 'goes down' (P(down), ties broken by the mean effect)."""
