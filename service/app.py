@@ -287,6 +287,8 @@ class EvidenceSentence(BaseModel):
     probability: float | None = None
     model_version: str | None = None
     relation_type: str | None = Field(None, description="the extractor's relation, e.g. CID or Positive_Correlation")
+    relation_types: list[str] = Field(default_factory=list, description="every relation the extractor's models gave "
+                                                                         "the sentence's pair (e.g. CID and Positive_Correlation)")
 
 
 class EdgeWithEvidence(BaseModel):
@@ -333,6 +335,9 @@ class OverlaySummary(BaseModel):
     nodes: int | None = None
     edges: int | None = None
     samples: int = 0
+    groups: dict[str, int] = Field({}, description="samples per group label of this overlay (FOR_SAMPLE.group)")
+    enrichment: list[dict[str, Any]] = Field(
+        [], description="subnetwork overlays: top enriched warehouse pathways {id, name, overlap, set_size, p, q, genes}")
     params: dict[str, Any] = {}
 
 
@@ -505,6 +510,24 @@ def _finite(v: Any) -> Any:
     if isinstance(v, list):
         return [_finite(x) for x in v]
     return v
+
+
+def _relationship_types(types: list[str] | None) -> list[str] | None:
+    """`types=A,B` or `types=A&types=B`, checked against the schema's relationship types (plus the
+    predicted and overlay types): an unknown type is a 422, not a silently empty answer."""
+    from targetkg.graph.schema import load_schema
+    from targetkg.service import queries
+
+    wanted = [t for x in types or () for t in x.split(",") if t.strip()]
+    if not wanted:
+        return None
+    wanted = [t.strip() for t in wanted]
+    known = set(load_schema().relationships) | set(queries.PREDICTED_TYPES) | {"OVERLAY_EDGE"}
+    bad = sorted(set(wanted) - known)
+    if bad:
+        raise ApiProblem(422, "Unknown relationship type", f"types {bad} are not in the schema; known types: "
+                                                          f"{sorted(known)}")
+    return wanted
 
 
 def _lit(v: str) -> str:
@@ -739,7 +762,7 @@ def create_app() -> FastAPI:
         from targetkg.service import queries
 
         drv, db, rel = _ctx()
-        gene, rows = queries.gene_evidence(drv, db, curie, types)
+        gene, rows = queries.gene_evidence(drv, db, curie, _relationship_types(types))
         if gene is None:
             raise ApiProblem(404, "Gene not found", f"no Gene with id, symbol or xref {curie!r}")
         ev = [GeneEvidence(**{**r, "edge_release": r.pop("release")}) for r in rows]
@@ -874,8 +897,7 @@ def create_app() -> FastAPI:
             if node is None:
                 raise ApiProblem(404, "Entity not found", f"no node with id {curie!r}; find ids with GET /search?q=...")
             ends.append(PathNode(id=node["id"], name=node.get("name")))
-        rows = queries.edges_between(drv, db, a, b, [t for x in types or () for t in x.split(",") if t] or None,
-                                     sentences)
+        rows = queries.edges_between(drv, db, a, b, _relationship_types(types), sentences)
         out = []
         for r in rows:
             p = r["props"]

@@ -107,6 +107,18 @@ RETURN node.id AS id, node.name AS name, [l IN labels(node) WHERE l <> 'Source']
 ORDER BY score DESC
 """
 
+# With a label, the hits of other labels must not use up the limit (a Gene named like many
+# diseases would never be reached): the index streams its hits in score order and the label filter
+# runs before LIMIT, so the first $limit hits of that label are its best ones.
+SEARCH_LABEL = """
+CALL db.index.fulltext.queryNodes('entity_names', $lucene)
+YIELD node, score
+WHERE $label IN labels(node)
+RETURN node.id AS id, node.name AS name, $label AS label, node.synonyms[..5] AS synonyms, score
+ORDER BY score DESC
+LIMIT $limit
+"""
+
 _LUCENE_SPECIAL = set('+-&|!(){}[]^"~*?:\\/')
 
 
@@ -138,8 +150,8 @@ def search(drv: Driver, database: str, q: str, limit: int = 20, label: str | Non
         n = exact
         rows.append({"id": n["id"], "name": n.get("name"), "label": n["label"], "synonyms": (n.get("synonyms") or [])[:5],
                      "score": None, "match": "id"})
-    fetch = limit * 5 if label else limit + 1
-    for r in _read(drv, database, SEARCH, {"lucene": lucene_query(q), "limit": fetch, "label": label}):
+    query = SEARCH_LABEL if label else SEARCH
+    for r in _read(drv, database, query, {"lucene": lucene_query(q), "limit": limit + 1, "label": label}):
         if any(x["id"] == r["id"] for x in rows):
             continue
         rows.append({**r, "match": "fulltext"})
@@ -183,9 +195,12 @@ def entity_neighbours(drv: Driver, database: str, curie: str, top: int = 5) -> l
 # ---------------------------------------------------------------------------------------
 DISEASE = "MATCH (d:Disease {id: $disease}) RETURN d.id AS id, d.name AS name"
 
-# Curated: genes associated with the disease (Hetionet DaG and any other source).
+# Curated: genes associated with the disease (Hetionet DaG and any other curated source). Text-mined
+# edges (agent_type text_mining_agent, see /edges) are evidence to read, not curated knowledge: every
+# component below leaves them out, so "known" means curated.
 DISEASE_ASSOCIATED_GENES = """
 MATCH (g:Gene)-[r:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
+WHERE coalesce(r.agent_type, '') <> 'text_mining_agent'
 RETURN g.id AS gene, g.name AS symbol, collect(DISTINCT r.primary_knowledge_source) AS sources,
        collect(DISTINCT r.source_file) AS files
 """
@@ -193,6 +208,7 @@ RETURN g.id AS gene, g.name AS symbol, collect(DISTINCT r.primary_knowledge_sour
 # Curated: targets (bound genes) of drugs that treat the disease.
 DISEASE_DRUG_TARGETS = """
 MATCH (dis:Disease {id: $disease})<-[t:TREATS]-(drug:Drug)-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(g:Gene)
+WHERE coalesce(t.agent_type, '') <> 'text_mining_agent' AND coalesce(b.agent_type, '') <> 'text_mining_agent'
 RETURN g.id AS gene, g.name AS symbol,
        collect(DISTINCT {drug: drug.id, drug_name: drug.name, treats_source: t.primary_knowledge_source,
                          binds_source: b.primary_knowledge_source}) AS drugs
@@ -201,7 +217,8 @@ RETURN g.id AS gene, g.name AS symbol,
 # Curated: genes sharing a (not too large) pathway with the disease's associated genes.
 # Contribution of a pathway to gene g: (disease genes in it other than g) / pathway size.
 DISEASE_PATHWAY_GENES = """
-MATCH (ag:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
+MATCH (ag:Gene)-[a:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $disease})
+WHERE coalesce(a.agent_type, '') <> 'text_mining_agent'
 MATCH (ag)-[:PARTICIPATES_IN]->(p:Pathway)
 WITH p, collect(DISTINCT ag.id) AS hits
 WITH p, hits, COUNT { MATCH (p)<-[:PARTICIPATES_IN]-(m:Gene) RETURN DISTINCT m } AS size
@@ -254,7 +271,8 @@ def pathway_fingerprint(drv: Driver, database: str) -> tuple:
 
 
 DISEASE_GENE_SETS = """
-MATCH (g:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(d:Disease)
+MATCH (g:Gene)-[a:GENE_ASSOCIATED_WITH_CONDITION]->(d:Disease)
+WHERE coalesce(a.agent_type, '') <> 'text_mining_agent'
 WITH d, collect(DISTINCT g.id) AS genes
 RETURN d.id AS id, d.name AS name, genes ORDER BY id
 """
@@ -271,11 +289,13 @@ DISEASE_EVIDENCE = """
 MATCH (dis:Disease {id: $disease})
 CALL (dis) {
   MATCH (g:Gene)-[r:GENE_ASSOCIATED_WITH_CONDITION]->(dis)
+  WHERE coalesce(r.agent_type, '') <> 'text_mining_agent'
   WITH g, collect(DISTINCT r.primary_knowledge_source) AS sources, collect(DISTINCT r.source_file) AS files
   RETURN collect({gene: g.id, symbol: g.name, sources: sources, files: files}) AS association
 }
 CALL (dis) {
   OPTIONAL MATCH (dis)<-[t:TREATS]-(drug:Drug)-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(g:Gene)
+  WHERE coalesce(t.agent_type, '') <> 'text_mining_agent' AND coalesce(b.agent_type, '') <> 'text_mining_agent'
   WITH g, collect(DISTINCT {drug: drug.id, drug_name: drug.name, treats_source: t.primary_knowledge_source,
                             binds_source: b.primary_knowledge_source}) AS drugs
   WHERE g IS NOT NULL
@@ -334,24 +354,28 @@ DRUG = "MATCH (d:Drug {id: $drug}) RETURN d.id AS id, d.name AS name"
 
 # drug -> target -> disease (the target itself is associated with the disease)
 DRUG_DIRECT = """
-MATCH (drug:Drug {id: $drug})-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+MATCH (drug:Drug {id: $drug})-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[a:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+WHERE coalesce(b.agent_type, '') <> 'text_mining_agent' AND coalesce(a.agent_type, '') <> 'text_mining_agent'
 RETURN dis.id AS disease, dis.name AS disease_name, collect(DISTINCT {target: t.id, symbol: t.name}) AS targets,
-       EXISTS { (drug)-[:TREATS]->(dis) } AS known
+       EXISTS { (drug)-[k:TREATS]->(dis) WHERE coalesce(k.agent_type, '') <> 'text_mining_agent' } AS known
 """
 
 # drug -> target -> pathway -> disease (through the disease's associated genes in that pathway)
 DRUG_PATHWAY = """
-MATCH (drug:Drug {id: $drug})-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[:PARTICIPATES_IN]->(p:Pathway)
+MATCH (drug:Drug {id: $drug})-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene)-[:PARTICIPATES_IN]->(p:Pathway)
+WHERE coalesce(b.agent_type, '') <> 'text_mining_agent'
 WITH drug, t, p, COUNT { MATCH (p)<-[:PARTICIPATES_IN]-(m:Gene) RETURN DISTINCT m } AS size
 WHERE size >= $min_size AND size <= $max_size
-MATCH (p)<-[:PARTICIPATES_IN]-(g:Gene)-[:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+MATCH (p)<-[:PARTICIPATES_IN]-(g:Gene)-[a:GENE_ASSOCIATED_WITH_CONDITION]->(dis:Disease)
+WHERE coalesce(a.agent_type, '') <> 'text_mining_agent'
 WITH drug, dis, t, p, size, collect(DISTINCT g) AS dg
 WITH drug, dis, t, p, size, [x IN dg | coalesce(x.name, x.id)] AS dgenes, toFloat(size(dg)) / size AS w
 ORDER BY w DESC
 WITH drug, dis, sum(w) AS raw,
      collect({target: t.id, symbol: t.name, pathway: p.id, pathway_name: p.name, size: size,
               disease_genes: dgenes[..3], weight: w})[..5] AS paths
-RETURN dis.id AS disease, dis.name AS disease_name, raw, paths, EXISTS { (drug)-[:TREATS]->(dis) } AS known
+RETURN dis.id AS disease, dis.name AS disease_name, raw, paths,
+       EXISTS { (drug)-[k:TREATS]->(dis) WHERE coalesce(k.agent_type, '') <> 'text_mining_agent' } AS known
 """
 
 
@@ -359,9 +383,10 @@ RETURN dis.id AS disease, dis.name AS disease_name, raw, paths, EXISTS { (drug)-
 DRUG_EVIDENCE = """
 MATCH (drug:Drug {id: $drug})
 CALL (drug) {
-  OPTIONAL MATCH (drug)-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene) RETURN collect(DISTINCT t.id) AS targets
+  OPTIONAL MATCH (drug)-[b:DIRECTLY_PHYSICALLY_INTERACTS_WITH]->(t:Gene) WHERE coalesce(b.agent_type, '') <> 'text_mining_agent'
+  RETURN collect(DISTINCT t.id) AS targets
 }
-CALL (drug) { OPTIONAL MATCH (drug)-[:TREATS]->(d:Disease) RETURN collect(DISTINCT d.id) AS treats }
+CALL (drug) { OPTIONAL MATCH (drug)-[k:TREATS]->(d:Disease) WHERE coalesce(k.agent_type, '') <> 'text_mining_agent' RETURN collect(DISTINCT d.id) AS treats }
 RETURN drug.id AS id, drug.name AS name, targets, treats
 """
 
@@ -577,7 +602,8 @@ CALL (r, s, o) {
   WITH e, p ORDER BY e.probability DESC, e.pmid, e.sentence_index
   WITH collect(CASE WHEN e IS NULL THEN NULL ELSE
          {pmid: e.pmid, title: p.title, year: p.year, sentence: e.sentence, probability: e.probability,
-          model_version: e.model_version, relation_type: e.relation_type} END) AS sentences
+          model_version: e.model_version, relation_type: e.relation_type,
+          relation_types: coalesce(e.relation_types, [e.relation_type])} END) AS sentences
   RETURN sentences[..$sentences] AS sentences, size(sentences) AS sentences_total
 }
 RETURN type(r) AS type, s.id AS subject, s.name AS subject_name, o.id AS object, o.name AS object_name,
@@ -609,7 +635,8 @@ OPTIONAL MATCH (o)-[:FOR_COHORT]->(c:Cohort)
 WITH o, c WHERE $cohort IS NULL OR c.id = $cohort OR c.name = $cohort
 RETURN o.id AS id, o.kind AS kind, o.method AS method, o.created_at AS created_at, o.release AS release,
        c.id AS cohort, c.name AS cohort_name, o.n_nodes AS nodes, o.n_edges AS edges,
-       COUNT { (o)-[:FOR_SAMPLE]->() } AS samples, o.params AS params
+       COUNT { (o)-[:FOR_SAMPLE]->() } AS samples, o.params AS params,
+       [(o)-[f:FOR_SAMPLE]->() | f.group] AS sample_groups
 ORDER BY o.created_at DESC, o.id
 """
 
@@ -630,7 +657,7 @@ CALL (a, b) {
 }
 CALL (a, b) {
   OPTIONAL MATCH (a)-[k]-(b)
-  WHERE NOT type(k) IN $not_curated
+  WHERE NOT type(k) IN $not_curated AND coalesce(k.agent_type, '') <> 'text_mining_agent'
   RETURN collect(DISTINCT type(k)) AS curated_types
 }
 WITH a, b, e, predictions, curated_types
@@ -647,6 +674,8 @@ RETURN size(rows) AS total, rows[$offset..$offset + $limit] AS rows
 """.replace("%(predicted)s", "|".join(PREDICTED_TYPES))
 
 # Relationship types that are not curated knowledge: overlays, predictions, model bookkeeping.
+# Text-mined relationships (agent_type 'text_mining_agent') are not curated either: OVERLAY_EDGES
+# and cypher/overlays/*.cypher leave them out of `curated_types` by that property.
 NOT_CURATED = ["OVERLAY_EDGE", "INCLUDES", "FOR_SAMPLE", "FOR_COHORT", "PREDICTED_FOR", *PREDICTED_TYPES]
 
 
@@ -660,6 +689,14 @@ def overlays(drv: Driver, database: str, kind: str | None = None, cohort: str | 
             r["params"] = json.loads(r["params"]) if r["params"] else {}
         except (TypeError, ValueError):
             r["params"] = {}
+        # a sample's group belongs to the overlay (on FOR_SAMPLE), not to the shared Sample node
+        counts: dict[str, int] = {}
+        for g in r.pop("sample_groups") or []:
+            if g is not None:
+                counts[str(g)] = counts.get(str(g), 0) + 1
+        r["groups"] = dict(sorted(counts.items()))
+        enr = r["params"].get("enrichment") if isinstance(r["params"], dict) else None
+        r["enrichment"] = enr if isinstance(enr, list) else []
     return rows
 
 

@@ -19,10 +19,16 @@ Errors from the API (RFC 9457 problem+json) raise `TargetKGError` with the serve
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 from typing import Any
 
 import httpx
 import pandas as pd
+
+
+def _path(value: str) -> str:
+    """A CURIE or id as one URL path segment: '#', '?', '%' and spaces must not end the path."""
+    return quote(value, safe=":@")
 
 
 class TargetKGError(RuntimeError):
@@ -98,16 +104,18 @@ class Client:
         body = self._request("GET", "/search", params=params)
         return self._frame(body["hits"], body, ["id", "name", "label", "synonyms", "score", "match"])
 
-    def entity(self, curie: str) -> dict[str, Any]:
-        return self._request("GET", f"/entities/{curie}")
+    def entity(self, curie: str, top: int = 5) -> dict[str, Any]:
+        return self._request("GET", f"/entities/{_path(curie)}", params={"top": top})
 
     def targets(self, disease: str, min_score: float = 0.0, sources: list[str] | None = None,
-                include: str = "all", limit: int = 50, offset: int = 0) -> pd.DataFrame:
+                include: str = "all", limit: int = 50, offset: int = 0, pathway_min_size: int = 5,
+                pathway_max_size: int = 300) -> pd.DataFrame:
         """Ranked targets: one row per gene, component scores as columns, evidence paths in `paths`."""
-        params: dict[str, Any] = {"min_score": min_score, "include": include, "limit": limit, "offset": offset}
+        params: dict[str, Any] = {"min_score": min_score, "include": include, "limit": limit, "offset": offset,
+                                  "pathway_min_size": pathway_min_size, "pathway_max_size": pathway_max_size}
         if sources:
             params["sources"] = sources
-        body = self._request("GET", f"/diseases/{disease}/targets", params=params)
+        body = self._request("GET", f"/diseases/{_path(disease)}/targets", params=params)
         rows = [{"rank": t["rank"], "gene": t["gene"], "symbol": t["symbol"], "score": t["score"], "known": t["known"],
                  **t["components"], "paths": t["paths"]} for t in body["targets"]]
         df = self._frame(rows, body, ["rank", "gene", "symbol", "score", "known", "association", "drug", "pathway",
@@ -116,17 +124,18 @@ class Client:
         return df
 
     def hypotheses(self, drug: str, include: str = "novel", min_score: float = 0.0, limit: int = 50,
-                   offset: int = 0) -> pd.DataFrame:
-        body = self._request("GET", f"/drugs/{drug}/hypotheses",
-                             params={"include": include, "min_score": min_score, "limit": limit, "offset": offset})
+                   offset: int = 0, pathway_min_size: int = 5, pathway_max_size: int = 300) -> pd.DataFrame:
+        body = self._request("GET", f"/drugs/{_path(drug)}/hypotheses",
+                             params={"include": include, "min_score": min_score, "limit": limit, "offset": offset,
+                                     "pathway_min_size": pathway_min_size, "pathway_max_size": pathway_max_size})
         rows = [{"rank": h["rank"], "disease": h["disease"], "name": h["name"], "score": h["score"], "known": h["known"],
                  **h["components"], "paths": h["paths"]} for h in body["hypotheses"]]
         df = self._frame(rows, body, ["rank", "disease", "name", "score", "known", "target", "pathway", "paths"])
         df.attrs["total"] = body["total"]
         return df
 
-    def gene_evidence(self, gene: str) -> pd.DataFrame:
-        body = self._request("GET", f"/genes/{gene}/evidence")
+    def gene_evidence(self, gene: str, types: list[str] | None = None) -> pd.DataFrame:
+        body = self._request("GET", f"/genes/{_path(gene)}/evidence", params={"types": types} if types else None)
         return self._frame(body["evidence"], body)
 
     def enrichment(self, genes: list[str], background: list[str] | None = None, sources: list[str] | None = None,
@@ -139,10 +148,12 @@ class Client:
         df.attrs["unresolved"] = body["unresolved"]
         return df
 
-    def query(self, cypher: str, limit: int | None = None, timeout_s: float | None = None, **params: Any) -> pd.DataFrame:
-        """Read-only Cypher through POST /query (needs an API key); `$name` parameters as keyword arguments."""
-        body = self._request("POST", "/query", json={"cypher": cypher, "params": params, "limit": limit,
-                                                     "timeout_s": timeout_s})
+    def query(self, cypher: str, params: dict[str, Any] | None = None, *, limit: int | None = None,
+              timeout_s: float | None = None, **kw_params: Any) -> pd.DataFrame:
+        """Read-only Cypher through POST /query (needs an API key). `$name` parameters as a dict
+        (`params`, which may hold any name, `limit` included) or as keyword arguments."""
+        body = self._request("POST", "/query", json={"cypher": cypher, "params": {**(params or {}), **kw_params},
+                                                     "limit": limit, "timeout_s": timeout_s})
         df = self._frame(body["rows"], body, body["columns"])
         df.attrs["truncated"] = body["truncated"]
         return df
@@ -196,7 +207,7 @@ class Client:
                            ("min_posterior", min_posterior)):
             if value is not None:
                 params[key] = str(value).lower() if isinstance(value, bool) else value
-        body = self._request("GET", f"/overlays/{overlay_id}/edges", params=params)
+        body = self._request("GET", f"/overlays/{_path(overlay_id)}/edges", params=params)
         df = self._frame(body["edges"], body, ["source", "source_name", "target", "target_name", "weight", "posterior",
                                                "ecv", "delta_ecv", "mean_ecv_a", "mean_ecv_b", "p_value", "q_value",
                                                "direction", "selected", "curated_types", "predictions"])
@@ -206,7 +217,7 @@ class Client:
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One model run: params, split, metrics and the number of predictions written per type."""
-        return self._request("GET", f"/runs/{run_id}")
+        return self._request("GET", f"/runs/{_path(run_id)}")
 
     def predictions(self, run: str | None = None, relation: str | None = None, subject: str | None = None,
                     object: str | None = None, min_score: float | None = None, min_probability: float = 0.0,

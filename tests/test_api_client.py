@@ -35,6 +35,22 @@ def test_client_methods_return_dataframes(server):
         assert list(q.columns) == ["name"] and q.iloc[0]["name"] == "uterine cancer"
         hits = kg.search("BRCA1", label="Gene")
         assert hits.iloc[0]["name"] == "BRCA1"
+        # parameters named like the client's own arguments go in `params`; keyword ones merge with it
+        limited = kg.query("MATCH (d:Disease) RETURN d.id AS id ORDER BY id LIMIT $limit", params={"limit": 3})
+        assert len(limited) == 3
+        mixed = kg.query("MATCH (d:Disease {id: $id}) RETURN d.name AS name, $limit AS lim", {"limit": 1}, id="DOID:363")
+        assert mixed.iloc[0].tolist() == ["uterine cancer", 1]
+        brca1 = hits.iloc[0]["id"]
+        assoc = kg.gene_evidence(brca1, types=["GENE_ASSOCIATED_WITH_CONDITION"])
+        assert len(assoc) and set(assoc["type"]) == {"GENE_ASSOCIATED_WITH_CONDITION"}
+        assert len(kg.gene_evidence(brca1)) > len(assoc)
+        assert len(kg.entity("DOID:363", top=2)["neighbours"][0]["top"]) <= 2
+        narrow = kg.targets("DOID:363", limit=5, sources=["pathway"], pathway_max_size=20)
+        wide = kg.targets("DOID:363", limit=5, sources=["pathway"], pathway_max_size=300)
+        assert narrow["gene"].tolist() != wide["gene"].tolist()
+        with pytest.raises(TargetKGError) as err:
+            kg.entity("DOID:363#?x")  # quoted into one path segment: an unknown id, not a different route
+        assert err.value.status == 404 and "DOID:363#?x" in str(err.value)
         with pytest.raises(TargetKGError) as err:
             kg.query("CREATE (:Pwned)")
         assert err.value.status == 403 and "read-only" in str(err.value)

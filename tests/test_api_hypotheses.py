@@ -33,6 +33,22 @@ def test_search_is_typo_tolerant_and_finds_ids(api, warehouse):
     assert gene["hits"][0]["name"] == "BRCA1"
 
 
+def test_search_label_filter_does_not_lose_hits_ranked_below_other_labels(api, warehouse):
+    """'heart' matches hundreds of diseases, anatomy terms and side effects before the first gene:
+    with label=Gene the genes must still be found (the filter runs before the limit)."""
+    from targetkg.service.queries import lucene_query
+
+    recs, _, _ = warehouse.execute_query(
+        "CALL db.index.fulltext.queryNodes('entity_names', $q) YIELD node, score "
+        "WITH collect(node) AS hits UNWIND range(0, size(hits) - 1) AS i WITH hits[i] AS node, i WHERE node:Gene "
+        "RETURN count(node) AS genes, min(i) AS first_gene_rank", q=lucene_query("heart"))
+    assert recs[0]["genes"] >= 5 and recs[0]["first_gene_rank"] >= 25, recs[0].data()  # the case being tested
+    body = api.get("/search", params={"q": "heart", "label": "Gene", "limit": 5}).json()
+    assert len(body["hits"]) == 5 and {h["label"] for h in body["hits"]} == {"Gene"}
+    scores = [h["score"] for h in body["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
 def test_search_rejects_unknown_label_as_problem(api):
     resp = api.get("/search", params={"q": "x", "label": "Nope"})
     assert resp.status_code == 400
@@ -103,7 +119,8 @@ def test_disease_targets_filters_and_pagination(api):
     assert strong["targets"] and all(t["score"] >= 0.5 for t in strong["targets"])
     only_drug = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "drug", "limit": 1000}).json()
     assert only_drug["weights"] == {"drug": 0.3}
-    assert all(t["components"]["drug"] > 0 for t in only_drug["targets"] if t["score"] > 0)
+    scored = [t for t in only_drug["targets"] if t["score"] > 0]
+    assert scored and all(t["components"]["drug"] > 0 for t in scored)
     bad = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "astrology"})
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     invalid = api.get(f"/diseases/{DISEASE}/targets", params={"limit": 0})
@@ -146,6 +163,16 @@ def test_gene_evidence_has_provenance(api, warehouse):
         g=body["gene"]["id"])
     assert len(ev) == recs[0]["c"]
     assert api.get("/genes/NOT_A_GENE_XYZ/evidence").status_code == 404
+    # types: comma-separated or repeated, the same answer; an unknown type is a 422 naming it
+    gid = body["gene"]["id"]
+    by_type = {t: len(api.get(f"/genes/{gid}/evidence", params={"types": t}).json()["evidence"])
+               for t in ("GENE_ASSOCIATED_WITH_CONDITION", "DIRECTLY_PHYSICALLY_INTERACTS_WITH")}
+    assert all(by_type.values()), by_type
+    both = api.get(f"/genes/{gid}/evidence", params={"types": ",".join(by_type)}).json()["evidence"]
+    repeated = api.get(f"/genes/{gid}/evidence", params=[("types", t) for t in by_type]).json()["evidence"]
+    assert len(both) == len(repeated) == sum(by_type.values())
+    bad = api.get(f"/genes/{gid}/evidence", params={"types": "GENE_ASSOCIATED_WITH_CONDITION,NOPE"})
+    assert bad.status_code == 422 and "NOPE" in bad.json()["detail"]
 
 
 def test_openapi_docs_are_served(api):
@@ -156,25 +183,40 @@ def test_openapi_docs_are_served(api):
         assert path in spec["paths"], path
 
 
-def _predict_novel_gene(warehouse, props: dict) -> str:
-    """Write a PREDICTED_ASSOCIATED_WITH edge (as models/ writes it) from a gene with no curated evidence for DISEASE."""
+def _predict_novel_gene(warehouse, run_id: str, model: str, probability: float, score: float | None = None) -> str:
+    """Write a PREDICTED_ASSOCIATED_WITH edge with the real write-back code (a (:ModelRun), score,
+    calibrated probability, rank) from a gene with no curated evidence for DISEASE."""
+    from targetkg.models.linkpred.writeback import write_predictions
+
+    from targetkg.settings import get_settings
+
     recs, _, _ = warehouse.execute_query(
         "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
         "AND NOT (g)<-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]-(:Drug)-[:TREATS]->(:Disease {id: $d}) "
         "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id ORDER BY g.id LIMIT 1", d=DISEASE)
     gene = recs[0]["id"]
-    warehouse.execute_query(
-        "MATCH (g:Gene {id: $g}), (d:Disease {id: $d}) CREATE (g)-[r:PREDICTED_ASSOCIATED_WITH]->(d) "
-        "SET r = $props, r.primary_knowledge_source = 'infores:targetkg', r.agent_type = 'computational_model', "
-        "r.knowledge_level = 'prediction', r.release = 'test'", g=gene, d=DISEASE, props=props)
+    run = {"run_id": run_id, "model": model, "release": "test", "created_at": "2026-11-22T00:00:00+00:00",
+           "code_version": "test"}
+    row = {"s": gene, "o": DISEASE, "score": probability if score is None else score, "probability": probability,
+           "rank": 1, "paths": [], "contribs": [], "expl": "{}"}
+    write_predictions(warehouse, get_settings().neo4j_database, run, "GENE_ASSOCIATED_WITH_CONDITION", [row],
+                      "Gene", "Disease", rank_of="object")
     return gene
+
+
+def _delete_run(warehouse, run_id: str) -> None:
+    from targetkg.models.linkpred.writeback import delete_run_edges
+
+    from targetkg.settings import get_settings
+
+    delete_run_edges(warehouse, get_settings().neo4j_database, run_id)
 
 
 def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
     """A PREDICTED_* edge (what models/ writes: score in [0, 1], model, run_id) adds the `predicted` component."""
     from targetkg.service import app as app_module
 
-    gene = _predict_novel_gene(warehouse, {"score": 0.9, "model": "test-model", "run_id": "run-1"})
+    gene = _predict_novel_gene(warehouse, "run-1", "test-model", probability=0.9)
     app_module._cache.data.clear()
     try:
         body = api.get(f"/diseases/{DISEASE}/targets", params={"include": "novel", "limit": 1000}).json()
@@ -187,8 +229,7 @@ def test_model_predictions_are_merged_into_the_ranking(api, warehouse):
         ev = api.get(f"/genes/{gene}/evidence").json()["evidence"]
         assert any(e["predicted"] and e["score"] == 0.9 and e["agent_type"] == "computational_model" for e in ev)
     finally:
-        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-1', model: 'test-model'}]-() "
-                                "DELETE r")
+        _delete_run(warehouse, "run-1")
         app_module._cache.data.clear()
 
 
@@ -203,18 +244,18 @@ def test_materialised_answers_follow_graph_writes(api, warehouse):
     first = api.get(f"/diseases/{DISEASE}/targets", params=params)
     assert first.headers["x-targetkg-release"] and any(k[0] == "targets" for k in app_module._cache.data)
     assert api.get(f"/diseases/{DISEASE}/targets", params=params).content == first.content  # served again
-    gene = _predict_novel_gene(warehouse, {"score": 0.8, "model": "test-fresh", "run_id": "run-fresh"})
+    gene = _predict_novel_gene(warehouse, "run-fresh", "test-fresh", probability=0.8)
     try:
         time.sleep(app_module.STATE_CHECK_S + 0.2)
         after = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
         assert any(t["gene"] == gene and t["components"]["predicted"] == 0.8 for t in after)
         # a property update (no count changes) is a committed write too
-        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-fresh'}]-() SET r.score = 0.6")
+        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-fresh'}]-() SET r.probability = 0.6")
         time.sleep(app_module.STATE_CHECK_S + 0.2)
         after = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
         assert any(t["gene"] == gene and t["components"]["predicted"] == 0.6 for t in after)
     finally:
-        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-fresh'}]-() DELETE r")
+        _delete_run(warehouse, "run-fresh")
     time.sleep(app_module.STATE_CHECK_S + 0.2)
     gone = api.get(f"/diseases/{DISEASE}/targets", params=params).json()["targets"]
     assert not any(t["gene"] == gene for t in gone)
@@ -224,12 +265,19 @@ def test_materialisation_off_keeps_nothing(api, monkeypatch):
     """TARGETKG_API_CACHE_S=0: every request runs its queries and no answer is kept."""
     from targetkg.service import app as app_module
 
-    monkeypatch.setattr(app_module, "_cache_ttl", lambda: 0.0)
+    monkeypatch.setenv("TARGETKG_API_CACHE_S", "0")
+    monkeypatch.setattr(app_module, "_ttl", (-1e18, 0.0))  # forget the value read in the last second
     app_module._cache.clear()
     for _ in range(2):
         assert api.get(f"/diseases/{DISEASE}/targets", params={"limit": 5}).status_code == 200
         assert api.get("/search", params={"q": "breast cancer"}).status_code == 200
+    assert app_module._cache_ttl() == 0.0
     assert not app_module._cache.data
+    # and with the setting back on, answers are kept again (the test above would pass on a broken cache)
+    monkeypatch.setenv("TARGETKG_API_CACHE_S", "60")
+    monkeypatch.setattr(app_module, "_ttl", (-1e18, 0.0))
+    assert api.get(f"/diseases/{DISEASE}/targets", params={"limit": 5}).status_code == 200
+    assert app_module._cache.data
 
 
 def test_neo4j_down_is_503_problem_on_every_endpoint(monkeypatch):
@@ -363,12 +411,52 @@ def test_predicted_component_uses_the_calibrated_probability(api, warehouse):
     """A raw model score (an unbounded logit) must not swamp the [0, 1] components: the probability is used."""
     from targetkg.service import app as app_module
 
-    gene = _predict_novel_gene(warehouse, {"score": 6.9, "probability": 0.3, "model": "test-logit", "run_id": "run-2"})
+    gene = _predict_novel_gene(warehouse, "run-2", "test-logit", probability=0.3, score=6.9)
     app_module._cache.data.clear()
     try:
         body = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "predicted"}).json()
         hit = next(t for t in body["targets"] if t["gene"] == gene)
         assert hit["components"]["predicted"] == pytest.approx(0.3) and hit["score"] <= 1.0
     finally:
-        warehouse.execute_query("MATCH ()-[r:PREDICTED_ASSOCIATED_WITH {run_id: 'run-2'}]-() DELETE r")
+        _delete_run(warehouse, "run-2")
+        app_module._cache.data.clear()
+
+
+def test_text_mined_edges_are_not_curated_evidence(api, warehouse):
+    """A literature edge (agent_type text_mining_agent, written by the one writer as `ingest literature`
+    writes it) between a gene and DISEASE must not make the gene a "known" target nor feed the
+    association, drug or pathway components; /edges still shows it as text-mined."""
+    from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.model import Edge, Provenance
+    from targetkg.service import app as app_module
+
+    from targetkg.settings import get_settings
+
+    recs, _, _ = warehouse.execute_query(
+        "MATCH (g:Gene) WHERE NOT (g)-[:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
+        "AND NOT (g)<-[:DIRECTLY_PHYSICALLY_INTERACTS_WITH]-(:Drug)-[:TREATS]->(:Disease {id: $d}) "
+        "AND NOT (g)-[:PARTICIPATES_IN]->() RETURN g.id AS id ORDER BY g.id LIMIT 1", d=DISEASE)
+    gene = recs[0]["id"]
+    edge = Edge(gene, "Gene", "GENE_ASSOCIATED_WITH_CONDITION", DISEASE, "Disease", "Association",
+                evidence=("PMID:1",), props={"evidence_count": 1, "pmids": ["PMID:1"], "max_probability": 0.9,
+                                              "mean_probability": 0.9, "source_file": "test-literature.jsonl"})
+    prov = Provenance("infores:targetkg-literature", "test", agent_type="text_mining_agent")
+    GraphWriter(warehouse, get_settings().neo4j_database, release="qa", progress=False).write([edge], prov)
+    app_module._cache.data.clear()
+    try:
+        between = api.get("/edges", params={"a": gene, "b": DISEASE}).json()
+        assert [e["kind"] for e in between["edges"]] == ["text_mined"]
+        for use_index in (True, False):  # the API's index path and the all-Cypher reference
+            from targetkg.service import queries
+
+            comps = queries.disease_components(warehouse, get_settings().neo4j_database, DISEASE, use_index=use_index)
+            assert gene not in {r["gene"] for r in comps["association"]}
+        known = api.get(f"/diseases/{DISEASE}/targets", params={"include": "known", "limit": 1000}).json()
+        assert 0 < known["total"] <= 1000 and gene not in {t["gene"] for t in known["targets"]}
+        only_assoc = api.get(f"/diseases/{DISEASE}/targets", params={"sources": "association", "min_score": 0.01,
+                                                                     "limit": 1000}).json()
+        assert 0 < only_assoc["total"] <= 1000 and gene not in {t["gene"] for t in only_assoc["targets"]}
+    finally:
+        warehouse.execute_query("MATCH (:Gene {id: $g})-[r:GENE_ASSOCIATED_WITH_CONDITION]->(:Disease {id: $d}) "
+                                "WHERE r.agent_type = 'text_mining_agent' DELETE r", g=gene, d=DISEASE)
         app_module._cache.data.clear()
