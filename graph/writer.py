@@ -38,6 +38,9 @@ from tqdm import tqdm
 from targetkg.graph.schema import Schema, load_schema
 from targetkg.ingest.model import Edge, EvidenceRecord, Node, Provenance
 
+# The literature's source (nlp/adapter.py INFORES): its edges' totals are recomputed from Evidence.
+LITERATURE_SOURCE = "infores:targetkg-literature"
+
 # Set-union of two lists that keeps first-seen order (deterministic across re-runs/resumes).
 _UNION = "coalesce({old}, []) + [x IN coalesce({new}, []) WHERE NOT x IN coalesce({old}, [])]"
 
@@ -318,29 +321,42 @@ class GraphWriter:
         stats.seconds = time.monotonic() - t0
         return stats
 
-    def write_evidence(self, evidence: Iterable[EvidenceRecord]) -> int:
+    def write_evidence(self, evidence: Iterable[EvidenceRecord], publications: Iterable[str] | None = None,
+                       source: str = LITERATURE_SOURCE, model_version: str | None = None) -> int:
         """Evidence sentences as ``(:Evidence)`` nodes linked to their edge's subject, object and
         Publication (which `write` must have loaded first). Returns how many were written; a
         record whose endpoint or publication is missing is not.
 
-        Idempotent per model version: the Evidence of each model version for the PMIDs being
-        loaded is deleted first, so re-running with the same model writes the same nodes, and a
-        new model version replaces only its own evidence, never another version's."""
+        Replacement: all Evidence of the loaded publications (`publications`: every abstract of the
+        file, with or without relations; default: the PMIDs of `evidence`) is deleted first,
+        whatever model version wrote it, so a publication's evidence always comes from the
+        model that loaded it last. A re-loaded abstract that now yields nothing loses its old
+        sentences; other publications keep theirs.
+
+        Aggregates: every text-mined edge of `source` whose evidence changed (before or after)
+        gets its totals recomputed from its Evidence nodes (`refresh_literature_edges`), so files
+        loaded one after another add up, and an edge left without evidence is deleted. Running
+        it twice gives the same graph."""
+        evidence = list(evidence)
         rows_by_labels: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        pmids_by_version: dict[str, set[str]] = defaultdict(set)
+        pmids = set(publications) if publications is not None else set()
+        versions: set[str] = set()
         for ev in evidence:
             for label in (ev.subject_label, ev.object_label):
                 if ("Evidence", "HAS_SUBJECT", label) not in self._allowed:
                     raise SchemaViolation(f"evidence {ev.id}: {label!r} cannot be an evidence endpoint "
                                           f"(schema.yaml HAS_SUBJECT/HAS_OBJECT)")
-            pmids_by_version[ev.model_version].add(ev.pmid)
+            pmids.add(ev.pmid)
+            versions.add(ev.model_version)
             rows_by_labels[(ev.subject_label, ev.object_label)].append(
                 {"id": ev.id, "s": ev.subject, "o": ev.object, "pmid": ev.pmid, "props": ev.props})
-        for version, pmids in pmids_by_version.items():
-            pmid_list = sorted(pmids)
-            for i in range(0, len(pmid_list), self.batch_size):
-                self._run("UNWIND $pmids AS pmid MATCH (e:Evidence {pmid: pmid, model_version: $v}) DETACH DELETE e",
-                          {"pmids": pmid_list[i:i + self.batch_size], "v": version})
+        if model_version is None and len(versions) == 1:
+            model_version = next(iter(versions))
+        pmid_list = sorted(pmids)
+        touched = self._literature_edges_of(pmid_list, source)
+        for i in range(0, len(pmid_list), self.batch_size):
+            self._run("UNWIND $pmids AS pmid MATCH (e:Evidence {pmid: pmid}) DETACH DELETE e",
+                      {"pmids": pmid_list[i:i + self.batch_size]})
         written = 0
         for (s_label, o_label), rows in rows_by_labels.items():
             cypher = (f"UNWIND $rows AS row MATCH (s:{s_label} {{id: row.s}}) MATCH (o:{o_label} {{id: row.o}}) "
@@ -350,7 +366,75 @@ class GraphWriter:
                       "RETURN count(e) AS n")
             for i in range(0, len(rows), self.batch_size):
                 written += self._run(cypher, {"rows": rows[i:i + self.batch_size]})[0]["n"]
+        touched |= self._literature_edges_of(pmid_list, source)
+        self.last_refresh = self.refresh_literature_edges(sorted(touched), model_version)
         return written
+
+    def _literature_edges_of(self, pmids: list[str], source: str) -> set[str]:
+        """elementIds of the text-mined edges of `source` that Evidence of `pmids` supports."""
+        out: set[str] = set()
+        for i in range(0, len(pmids), self.batch_size):
+            rows = self._run(
+                "UNWIND $pmids AS pmid MATCH (e:Evidence {pmid: pmid}) "
+                "MATCH (e)-[:HAS_SUBJECT]->(s), (e)-[:HAS_OBJECT]->(o) "
+                "MATCH (s)-[r]->(o) WHERE type(r) = e.predicate AND r.primary_knowledge_source = $source "
+                "RETURN collect(DISTINCT elementId(r)) AS ids",
+                {"pmids": pmids[i:i + self.batch_size], "source": source})
+            out.update(rows[0]["ids"])
+        return out
+
+    def refresh_literature_edges(self, edge_ids: list[str], model_version: str | None = None) -> dict[str, int]:
+        """Recompute text-mined edges' totals from their Evidence nodes (matched by subject,
+        object and predicate): ``evidence_count`` (Evidence nodes), ``evidence``/``pmids`` (distinct
+        PMIDs, sorted), ``publication_count``, ``max_probability``/``mean_probability`` (over the
+        per-PMID best probability, rounded to 4 places), ``relation_types`` and
+        ``source_predicate`` (the relation types), ``model_versions`` (those of the evidence),
+        ``model_version`` (`model_version` when the evidence has it, else the last of them) and,
+        for AFFECTS, ``object_direction_qualifier`` when all evidence agrees on a direction. Edges
+        left with no evidence are deleted. Deterministic, so running it twice changes nothing.
+        Returns {"refreshed": n, "deleted": n}."""
+        refreshed = deleted = 0
+        cypher = """
+UNWIND $ids AS rid
+MATCH (s)-[r]->(o) WHERE elementId(r) = rid AND r.agent_type = 'text_mining_agent'
+CALL (s, r, o) {
+  OPTIONAL MATCH (s)<-[:HAS_SUBJECT]-(e:Evidence)-[:HAS_OBJECT]->(o) WHERE e.predicate = type(r)
+  WITH e WHERE e IS NOT NULL
+  WITH e.pmid AS pmid, max(e.probability) AS p, count(e) AS n,
+       collect(coalesce(e.relation_types, [e.relation_type])) AS types, collect(e.model_version) AS versions
+  ORDER BY pmid
+  RETURN collect(pmid) AS pmids, collect(p) AS probs, sum(n) AS n,
+         reduce(acc = [], x IN collect(types) | acc + reduce(a2 = [], y IN x | a2 + y)) AS all_types,
+         reduce(acc = [], x IN collect(versions) | acc + x) AS all_versions
+}
+CALL (all_types) { UNWIND all_types AS t WITH DISTINCT t ORDER BY t RETURN collect(t) AS types }
+CALL (all_versions) { UNWIND all_versions AS v WITH DISTINCT v ORDER BY v RETURN collect(v) AS versions }
+WITH r, pmids, probs, n, types, versions,
+     [t IN types WHERE t IN ['Positive_Correlation', 'Negative_Correlation'] |
+        CASE t WHEN 'Positive_Correlation' THEN 'increased' ELSE 'decreased' END] AS dirs
+SET r.evidence_count = n,
+    r.pmids = pmids,
+    r.evidence = pmids,
+    r.publication_count = size(pmids),
+    r.max_probability = CASE WHEN n = 0 THEN null
+        ELSE round(reduce(m = 0.0, p IN probs | CASE WHEN p > m THEN p ELSE m END), 4) END,
+    r.mean_probability = CASE WHEN n = 0 THEN null
+        ELSE round(reduce(t = 0.0, p IN probs | t + p) / size(probs), 4) END,
+    r.relation_types = types,
+    r.source_predicate = CASE WHEN size(types) = 0 THEN r.source_predicate
+        ELSE [reduce(j = head(types), t IN tail(types) | j + '|' + t)] END,
+    r.model_versions = versions,
+    r.model_version = CASE WHEN $version IN versions THEN $version ELSE last(versions) END,
+    r.object_direction_qualifier = CASE WHEN type(r) = 'AFFECTS' AND size(dirs) = 1 THEN dirs[0] ELSE null END
+WITH r, n
+CALL (r, n) { WITH r WHERE n = 0 DELETE r RETURN count(*) AS gone }
+RETURN count(*) AS refreshed, sum(gone) AS deleted
+"""
+        for i in range(0, len(edge_ids), self.batch_size):
+            row = self._run(cypher, {"ids": edge_ids[i:i + self.batch_size], "version": model_version})[0]
+            refreshed += row["refreshed"]
+            deleted += row["deleted"] or 0
+        return {"refreshed": refreshed, "deleted": deleted}
 
     def _record_dangling(self, key: tuple[str, str, str], rows: list[dict], stats: WriteStats,
                          lock: threading.Lock) -> None:

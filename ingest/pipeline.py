@@ -140,24 +140,41 @@ def record_source(drv, database: str, report: SourceReport, release: str) -> Non
     )
 
 
-def record_literature_source(drv, database: str, infores: str, version: str, file: Path, release: str) -> dict:
-    """The literature's (:Source): one node for all abstract files loaded into it (each file once,
-    with its checksum), the model version, and counts read back from the graph."""
+def record_literature_source(drv, database: str, infores: str, version: str, file: Path, release: str,
+                             rejected: int = 0) -> dict:
+    """The literature's (:Source): one node for all abstract files loaded into it, the model
+    version, and counts read back from the graph.
+
+    Files are keyed by their full resolved path (``s.paths``; two files named alike in different
+    folders are two files), with ``s.files`` (base names), ``s.sha256`` and ``s.file_rejected``
+    (malformed lines skipped in that file) in the same order; re-loading a file replaces its entry.
+    ``s.rejected`` is the sum over the files. ``s.edges`` counts the source's edges, ``s.nodes``
+    the literature's nodes (Publications and every node the literature loaded, i.e. with the
+    source in ``n.sources``), ``s.publications`` the Publications."""
+    path = Path(file).resolve()
     rec = drv.execute_query(
         """
         MERGE (s:Source {id: $infores})
         ON CREATE SET s.category = ['biolink:InformationResource'], s.files = [], s.sha256 = []
-        WITH s, [i IN range(0, size(coalesce(s.files, [])) - 1) WHERE s.files[i] <> $file] AS keep
+        WITH s, coalesce(s.paths, s.files, []) AS paths
+        WITH s, paths, [i IN range(0, size(paths) - 1) WHERE paths[i] <> $path AND paths[i] <> $name] AS keep
         SET s.name = 'literature', s.version = $version,
-            s.files = [i IN keep | s.files[i]] + [$file], s.sha256 = [i IN keep | s.sha256[i]] + [$sha256],
-            s.loaded_at = datetime(), s.release = $release, s.rejected = 0
+            s.paths = [i IN keep | paths[i]] + [$path],
+            s.files = [i IN keep | coalesce(s.files[i], paths[i])] + [$name],
+            s.sha256 = [i IN keep | s.sha256[i]] + [$sha256],
+            s.file_rejected = [i IN keep | coalesce(s.file_rejected[i], 0)] + [$rejected],
+            s.loaded_at = datetime(), s.release = $release
+        SET s.rejected = reduce(t = 0, x IN s.file_rejected | t + x)
         WITH s
         CALL (s) { MATCH ()-[r]->() WHERE r.primary_knowledge_source = s.id RETURN count(r) AS edges }
         CALL () { MATCH (p:Publication) RETURN count(p) AS publications }
-        SET s.edges = edges, s.nodes = publications
-        RETURN s.files AS files, s.edges AS edges, s.nodes AS nodes
+        CALL (s) { MATCH (n) WHERE NOT n:Publication AND s.id IN n.sources RETURN count(n) AS entities }
+        SET s.edges = edges, s.publications = publications, s.nodes = publications + entities
+        RETURN s.files AS files, s.paths AS paths, s.sha256 AS sha256, s.edges AS edges, s.nodes AS nodes,
+               s.publications AS publications, s.rejected AS rejected
         """,
-        {"infores": infores, "version": version, "file": file.name, "sha256": sha256_file(file), "release": release},
+        {"infores": infores, "version": version, "path": str(path), "name": path.name, "sha256": sha256_file(path),
+         "release": release, "rejected": int(rejected)},
         database_=database,
     ).records[0]
     return dict(rec)

@@ -5,18 +5,26 @@ Records (`targetkg.ingest.model`):
 
 * ``Node(label="Publication", id="PMID:…", name=title, props={"title", "year"})``, one per abstract;
 * ``Node`` for every grounded endpoint of an edge (Gene NCBIGene:/HGNC:, Drug DRUGBANK:,
-  SmallMolecule CHEBI:/MESH:, Disease DOID:/MESH:) with its name and MeSH/ChEBI xrefs, so an
-  edge never dangles even when no other source has the node;
+  SmallMolecule CHEBI:/MESH:, Disease DOID:/MESH:) with its MeSH/ChEBI xrefs, so an edge never
+  dangles even when no other source has the node. Its ``name`` is the KB's canonical name of the
+  concept (not the mention: "OB", "K" and "ALL" are abbreviations in one abstract), and the
+  mention strings of the file are its ``synonyms``;
 * one ``Edge`` per (subject, predicate, object) over the whole input: ``agent_type:
   text_mining_agent``, ``knowledge_level: knowledge_assertion``, ``evidence`` (the PMIDs),
   ``props = {evidence_count, pmids, max_probability, mean_probability, relation_types,
   model_version, source_file, direction?}``;
 * ``EvidenceRecord``s (INDRA-style, one per sentence that supports an edge in an abstract):
   ``{id, sentence, pmid, probability, model_version, subject, predicate, object,
-  subject_label, object_label, relation_type}``. Evidence ids are a digest of (model version,
-  pmid, subject, predicate, object, sentence index), so a re-run writes the same ids, and a new
-  model version writes new ones: the writer (`GraphWriter.write_evidence`) replaces the evidence
-  of that model version for the loaded PMIDs.
+  subject_label, object_label, relation_type, relation_types}``. The relation extractor merges
+  its predictions per (subject, predicate, object) and abstract (`relations.merge_relations`:
+  CID and BioRED's Positive_Correlation are both CONTRIBUTES_TO), so each sentence is one
+  Evidence with the highest probability and every relation type that stated it
+  (``relation_types``; ``relation_type`` is the first of them). Evidence ids are a digest of
+  (model version, pmid, subject, predicate, object, sentence index), so a re-run writes the same
+  ids, and a new model version writes new ones. ``evidence_count`` is the number of distinct
+  evidence ids. The writer (`GraphWriter.write_evidence`) replaces all evidence of the loaded
+  PMIDs (whatever model version wrote it) and recomputes the edges' totals from the Evidence
+  nodes, so totals add up over files.
 
 Edges are aggregated in memory over one input file (for PubMed, a baseline shard of ~30k
 abstracts); `aggregate` merges the partial aggregates of several workers or shards.
@@ -25,7 +33,7 @@ abstracts); `aggregate` merges the partial aggregates of several workers or shar
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,23 +55,41 @@ class EdgeAggregate:
     object: str
     object_label: str
     pmids: dict[str, float] = field(default_factory=dict)  # pmid -> best probability in that abstract
-    evidence_count: int = 0
+    evidence_ids: set[str] = field(default_factory=set)
     types: set[str] = field(default_factory=set)
     directions: set[str] = field(default_factory=set)
 
-    def add(self, pmid: str, probability: float, n_evidence: int, rtype: str, direction: str | None) -> None:
+    @property
+    def evidence_count(self) -> int:
+        """Distinct Evidence ids (= the Evidence nodes the writer makes for this edge)."""
+        return len(self.evidence_ids)
+
+    def add(self, pmid: str, probability: float, evidence_ids: Iterable[str], rtypes: Iterable[str],
+            directions: Iterable[str] = ()) -> None:
         self.pmids[pmid] = max(probability, self.pmids.get(pmid, 0.0))
-        self.evidence_count += n_evidence
-        self.types.add(rtype)
-        if direction:
-            self.directions.add(direction)
+        self.evidence_ids.update(evidence_ids)
+        self.types.update(rtypes)
+        self.directions.update(directions)
 
     def merge(self, other: "EdgeAggregate") -> None:
         for k, v in other.pmids.items():
             self.pmids[k] = max(v, self.pmids.get(k, 0.0))
-        self.evidence_count += other.evidence_count
+        self.evidence_ids |= other.evidence_ids
         self.types |= other.types
         self.directions |= other.directions
+
+
+@dataclass(slots=True)
+class LiteratureEvidence(EvidenceRecord):
+    """An EvidenceRecord with every relation type that stated the sentence (merged predictions)."""
+
+    relation_types: tuple[str, ...] = ()
+
+    @property
+    def props(self) -> dict[str, Any]:
+        props = EvidenceRecord.props.fget(self)
+        props["relation_types"] = list(self.relation_types or (self.relation_type,))
+        return props
 
 
 def evidence_id(model_version: str, pmid: str, subject: str, predicate: str, obj: str, sent: int) -> str:
@@ -78,39 +104,90 @@ def publication_node(doc: ExtractedDocument) -> Node:
     return Node(id=doc.id, label="Publication", name=doc.title or doc.id, props=props)
 
 
-def aggregate(docs: Iterable[ExtractedDocument], model_version: str) -> tuple[dict, list[EvidenceRecord], dict, list[Node]]:
-    """(edges, evidence, entity nodes, publications) of extracted documents."""
+def canonical_names(kb) -> "Callable[[str, str | None], str | None]":
+    """name(graph CURIE, KB concept id): the KB's canonical name of the node (its own entry, as
+    for DrugBank ids, else the linked concept's), or None when the KB has neither."""
+    entities = getattr(kb, "cui_to_entity", None) or {}
+
+    def name(curie: str, concept: str | None) -> str | None:
+        for cid in (curie, concept):
+            ent = entities.get(cid) if cid else None
+            if ent is not None and getattr(ent, "canonical_name", None):
+                return ent.canonical_name
+        return None
+
+    return name
+
+
+def pipeline_kb(pipeline):
+    """The linker KB of a LiteraturePipeline (None for pipelines without grounding)."""
+    nlp = getattr(pipeline, "nlp", None)
+    for name in ("targetkg_grounding",):
+        if nlp is not None and nlp.has_pipe(name):
+            return getattr(nlp.get_pipe(name), "kb", None)
+    return None
+
+
+def aggregate(docs: Iterable[ExtractedDocument], model_version: str, kb=None
+              ) -> tuple[dict, list[EvidenceRecord], dict, list[Node]]:
+    """(edges, evidence, entity nodes, publications) of extracted documents.
+
+    `kb`: the linker KB, for canonical node names (without it, the most frequent mention)."""
+    from .relations import DIRECTION
+
+    canonical = canonical_names(kb)
     edges: dict[tuple[str, str, str], EdgeAggregate] = {}
-    evidence: list[EvidenceRecord] = []
-    nodes: dict[str, Node] = {}
+    evidence: dict[str, LiteratureEvidence] = {}
+    node_info: dict[str, dict] = {}
     pubs: list[Node] = []
     for doc in docs:
         pubs.append(publication_node(doc))
-        names = {}
         xrefs: dict[str, set[str]] = {}
+        mentions: dict[str, set[str]] = {}
         for e in doc.entities:
             if e.curie:
-                names.setdefault(e.curie, e.text)
                 xrefs.setdefault(e.curie, set()).update(e.xrefs)
+                mentions.setdefault(e.curie, set()).add(e.text)
         for r in doc.relations:
             key = (r.subject, r.predicate, r.object)
             agg = edges.get(key)
             if agg is None:
                 agg = edges[key] = EdgeAggregate(r.subject, r.subject_label, r.predicate, r.object, r.object_label)
-            from .relations import DIRECTION
-
-            agg.add(doc.id, r.probability, len(r.evidence), r.type, DIRECTION.get(r.type) if r.predicate == "AFFECTS" else None)
-            for curie, label, name in ((r.subject, r.subject_label, r.subject_name), (r.object, r.object_label, r.object_name)):
-                if curie not in nodes:
-                    nodes[curie] = Node(id=curie, label=label, name=name or names.get(curie),
-                                        xrefs=tuple(sorted(xrefs.get(curie, ()))))
+            rtypes = tuple(t for t in r.type.split("|") if t)
+            ids = []
             for ev in r.evidence:
-                evidence.append(EvidenceRecord(
-                    id=evidence_id(model_version, doc.id, r.subject, r.predicate, r.object, ev.sent), pmid=doc.id,
-                    sentence=ev.sentence, probability=ev.probability, model_version=model_version, subject=r.subject,
-                    subject_label=r.subject_label, predicate=r.predicate, object=r.object, object_label=r.object_label,
-                    relation_type=r.type, sentence_index=ev.sent))
-    return edges, evidence, nodes, pubs
+                eid = evidence_id(model_version, doc.id, r.subject, r.predicate, r.object, ev.sent)
+                ids.append(eid)
+                old = evidence.get(eid)
+                if old is not None:  # merged upstream; kept safe for relations from elsewhere
+                    types = tuple(sorted(set(old.relation_types) | set(rtypes)))
+                    if ev.probability > old.probability:
+                        old.probability, old.sentence = ev.probability, ev.sentence
+                    old.relation_types, old.relation_type = types, types[0]
+                    continue
+                evidence[eid] = LiteratureEvidence(
+                    id=eid, pmid=doc.id, sentence=ev.sentence, probability=ev.probability, model_version=model_version,
+                    subject=r.subject, subject_label=r.subject_label, predicate=r.predicate, object=r.object,
+                    object_label=r.object_label, relation_type=rtypes[0] if rtypes else r.type, sentence_index=ev.sent,
+                    relation_types=rtypes)
+            dirs = [DIRECTION[t] for t in rtypes if t in DIRECTION] if r.predicate == "AFFECTS" else []
+            agg.add(doc.id, r.probability, ids, rtypes, dirs)
+            for curie, label, concept, fallback in ((r.subject, r.subject_label, r.subject_concept, r.subject_name),
+                                                    (r.object, r.object_label, r.object_concept, r.object_name)):
+                info = node_info.get(curie)
+                if info is None:
+                    info = node_info[curie] = {"label": label, "name": canonical(curie, concept) or fallback,
+                                               "xrefs": set(), "synonyms": set()}
+                info["xrefs"].update(xrefs.get(curie, ()))
+                info["synonyms"].update(mentions.get(curie, ()))
+                if fallback:
+                    info["synonyms"].add(fallback)
+    nodes = {}
+    for curie, info in node_info.items():
+        name = info["name"] or next(iter(sorted(info["synonyms"])), None)
+        nodes[curie] = Node(id=curie, label=info["label"], name=name, xrefs=tuple(sorted(info["xrefs"])),
+                            synonyms=tuple(sorted(x for x in info["synonyms"] if x != name)))
+    return edges, list(evidence.values()), nodes, pubs
 
 
 def edge_record(agg: EdgeAggregate, model_version: str, source_file: str) -> Edge:
@@ -160,6 +237,7 @@ class LiteratureAdapter:
         self.model_version = pipeline.model_version
         self.version = version or self.model_version
         self._evidence: list[EvidenceRecord] | None = None
+        self._publications: list[str] | None = None
         self.stats: dict[str, int] = {}
 
     def provenance(self) -> Provenance:
@@ -175,8 +253,9 @@ class LiteratureAdapter:
         yield from self.pipeline.extract(docs, batch_size=self.batch_size)
 
     def records(self) -> Iterator[Record]:
-        edges, evidence, nodes, pubs = aggregate(self.extracted(), self.model_version)
+        edges, evidence, nodes, pubs = aggregate(self.extracted(), self.model_version, kb=pipeline_kb(self.pipeline))
         self._evidence = evidence
+        self._publications = [p.id for p in pubs]
         self.stats = {"publications": len(pubs), "edges": len(edges), "evidence": len(evidence), "nodes": len(nodes),
                       "rejected_lines": self.bad_lines.count}
         yield from pubs
@@ -189,3 +268,11 @@ class LiteratureAdapter:
             for _ in self.records():
                 pass
         return list(self._evidence or [])
+
+    def publications(self) -> list[str]:
+        """The Publication ids of the run (every abstract read, with or without relations): the
+        writer replaces their evidence as a whole (`GraphWriter.write_evidence(publications=…)`)."""
+        if self._publications is None:
+            for _ in self.records():
+                pass
+        return list(self._publications or [])

@@ -27,7 +27,7 @@ from typing import Any
 
 from targetkg.ingest.model import BadLines, EvidenceRecord, Node, Record
 
-from .adapter import EdgeAggregate, aggregate, edge_record
+from .adapter import EdgeAggregate, aggregate, edge_record, pipeline_kb
 
 _PIPELINES: dict[tuple, Any] = {}
 _LOCK = threading.Lock()
@@ -72,7 +72,7 @@ def process_file(path: str, spec: dict | None = None, fmt: str = "auto", skip_ba
     bad = BadLines(skip=skip_bad_lines)
     docs = read_documents(path, fmt=fmt, bad_lines=bad)
     extracted = pipe.extract(docs, batch_size=spec.get("batch_size", 64))
-    edges, evidence, nodes, pubs = aggregate(extracted, pipe.model_version)
+    edges, evidence, nodes, pubs = aggregate(extracted, pipe.model_version, kb=pipeline_kb(pipe))
     return Partial(edges, evidence, nodes, pubs, [str(path)], len(pubs), bad.rejected, pipe.model_version,
                    {f"{os.uname().nodename}:{os.getpid()}"})
 

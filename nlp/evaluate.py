@@ -90,8 +90,13 @@ def evaluate_documents(pipe: LiteraturePipeline, docs: Sequence[Document], corpu
                  "grounding": {"accuracy": round(ground_ok / ground_n, 4) if ground_n else 0.0, "n": ground_n}}
     if gold_entities:
         out["grounding"].update(_gold_span_grounding(pipe, docs, gold_labels))
-    relation: dict = {"f1": 0.0, "precision": 0.0, "recall": 0.0, "kind": kind}
-    if kind and pipe.relations is not None:
+    # null, not 0.0, when nothing was evaluated: the file has no CID/BioRED relations, or the
+    # pipeline has no relation model (for that kind); the keys stay for the JSON line's readers
+    relation: dict = {"f1": None, "precision": None, "recall": None, "kind": kind}
+    if not _has_relation_model(pipe, kind):
+        relation["note"] = ("no CID or BioRED relations in the file" if not kind else
+                            f"no {kind} relation model in the pipeline")
+    else:
         relation.update(rel_e2e.result())
         relation["end_to_end"] = rel_e2e.result()
         if kind == "biored":
@@ -113,6 +118,10 @@ def evaluate_documents(pipe: LiteraturePipeline, docs: Sequence[Document], corpu
     out["relation"] = relation
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _has_relation_model(pipe: LiteraturePipeline, kind: str | None) -> bool:
+    return bool(kind) and pipe.relations is not None and pipe.relations.models.get(kind) is not None
 
 
 def _predicted_pairs(pipe: LiteraturePipeline, ex, kind: str) -> dict[frozenset, tuple[str, float]]:

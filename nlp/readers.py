@@ -10,7 +10,8 @@ raises), or `BadLines(skip=True)` to reject the line (or the XML record) and car
 
 Formats
 -------
-PubTator   ``PMID|t|title`` / ``PMID|a|abstract`` / ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>ids[<TAB>...]``
+PubTator   ``PMID|t|title`` / ``PMID|a|abstract`` / ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>ids[<TAB>...]]``
+           (a mention line without the id column has no ids)
            / ``PMID<TAB>REL<TAB>id1<TAB>id2[<TAB>...]``, documents separated by blank lines
            (BC5CDR, BioRED, PubTator Central exports). Offsets index ``title + " " + abstract``.
 MEDLINE    ``<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>…`` (PubMed baseline/update
@@ -103,9 +104,20 @@ def _open_text(path: Path) -> IO[str]:
     return open(path, encoding="utf-8", errors="strict", newline="")
 
 
+def check_file(path: str | Path) -> Path:
+    """`path` as a Path; FileNotFoundError ("not found") or IsADirectoryError when it is no file."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, expected a file of abstracts")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found")
+    return path
+
+
 def _lines(path: Path, bad: BadLines) -> Iterator[tuple[int, str]]:
     """(1-based line number, line without its break); undecodable bytes and truncated gzip
     are reported with the line where they happen."""
+    check_file(path)
     opener = gzip.open if str(path).endswith(".gz") else open
     line_no = 0
     try:
@@ -172,7 +184,7 @@ def read_pubtator(path: str | Path, bad_lines: BadLines | None = None, check_off
             bad.report(InputError(path, line_no, "pmid", f"PMID {cols[0]!r} differs from the current document "
                                   f"{doc.id} (missing blank line between documents?)", line[:300]))
             continue
-        if len(cols) >= 6 and cols[1].isdigit():
+        if len(cols) >= 5 and cols[1].isdigit():
             try:
                 start, end = int(cols[1]), int(cols[2])
             except ValueError:
@@ -187,13 +199,16 @@ def read_pubtator(path: str | Path, bad_lines: BadLines | None = None, check_off
                 bad.report(InputError(path, line_no, "mention", f"mention {cols[3]!r} differs from the text at "
                                       f"{start}-{end} ({text[start:end]!r})", line[:300]))
                 continue
+            if len(cols) == 5:  # no id column (unnormalised exports): a mention without ids
+                doc.mentions.append(Mention(start, end, cols[3], cols[4], (), line_no, None, ()))
+                continue
             ids = tuple(i.strip() for i in re.split(r"[|,;]", cols[5]) if i.strip())
             doc.mentions.append(Mention(start, end, cols[3], cols[4], ids, line_no, cols[5], tuple(cols[6:])))
         elif len(cols) >= 4 and not cols[1].lstrip("-").isdigit():
             doc.relations.append(Relation(cols[1], cols[2], cols[3], cols[4] if len(cols) > 4 else None, line_no))
         else:
             field_name = "start" if len(cols) >= 2 and cols[1].lstrip("-").isdigit() else None
-            bad.report(InputError(path, line_no, field_name, f"not a PubTator title, abstract, mention (6 columns) "
+            bad.report(InputError(path, line_no, field_name, f"not a PubTator title, abstract, mention (5-6+ columns) "
                                   f"or relation (4+ columns) line: {len(cols)} column(s)", line[:300]))
     yield from finish(doc)
 
@@ -232,7 +247,7 @@ def read_medline_xml(path: str | Path, bad_lines: BadLines | None = None) -> Ite
     """
     import xml.etree.ElementTree as ET
 
-    path = Path(path)
+    path = check_file(path)
     bad = bad_lines or BadLines()
     opener = gzip.open if str(path).endswith(".gz") else open
     parser = ET.XMLPullParser(events=("start", "end"))
@@ -405,6 +420,7 @@ READERS = {"pubtator": read_pubtator, "xml": read_medline_xml, "jsonl": read_jso
 
 def read_documents(path: str | Path, fmt: str = "auto", bad_lines: BadLines | None = None) -> Iterator[Document]:
     """Documents of any supported file (format detected from the name or content)."""
+    check_file(path)
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in READERS:
         raise ValueError(f"unknown format {fmt!r}: expected one of {sorted(READERS)} or 'auto'")

@@ -53,7 +53,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -704,7 +704,38 @@ class RelationExtractor:
                     object_label=mo.node_label, probability=round(p, 4), subject_concept=ms.concept_id,
                     object_concept=mo.concept_id, model=self.models[kind].version, evidence=evidence,
                     subject_name=s.name, object_name=o.name))
-        return out
+        return merge_relations(out)
+
+
+def merge_relations(relations: list[ExtractedRelation]) -> list[ExtractedRelation]:
+    """One relation per (subject, predicate, object) of a document.
+
+    Both models run on every abstract, and several of their labels map to one schema predicate
+    (CID and BioRED's chemical-disease Positive_Correlation are both CONTRIBUTES_TO; two concepts
+    can also ground to one graph node), so a document can state the same edge more than once.
+    The merged relation keeps the highest probability (its subject/object/model come from that
+    prediction), all relation types, joined by "|" in sorted order in `type` (e.g.
+    "CID|Positive_Correlation"), and one Evidence per sentence index with the highest probability
+    any prediction gave that sentence. Order: first occurrence of each edge."""
+    merged: dict[tuple[str, str, str], ExtractedRelation] = {}
+    types: dict[tuple[str, str, str], set[str]] = {}
+    sentences: dict[tuple[str, str, str], dict[int, Evidence]] = {}
+    for r in relations:
+        key = (r.subject, r.predicate, r.object)
+        types.setdefault(key, set()).update(r.type.split("|"))
+        by_sent = sentences.setdefault(key, {})
+        for ev in r.evidence:
+            old = by_sent.get(ev.sent)
+            if old is None or ev.probability > old.probability:
+                by_sent[ev.sent] = ev
+        best = merged.get(key)
+        if best is None or r.probability > best.probability:
+            merged[key] = r
+    out = []
+    for key, r in merged.items():
+        out.append(replace(r, type="|".join(sorted(types[key])),
+                           evidence=[sentences[key][i] for i in sorted(sentences[key])]))
+    return out
 
 
 def _node_mention(c: Concept) -> EntityMention | None:

@@ -214,7 +214,8 @@ def ingest_cmd(
     if source == "literature":
         if from_dir is None:
             fail("ingest literature needs --from FILE (PubMed/MEDLINE XML, PubTator or JSONL)")
-        _ingest_literature(from_dir, release)
+        _ingest_literature(from_dir, release, skip_bad_lines=skip_bad_lines, reject_file=reject_file,
+                           batch_size=batch_size, workers=workers)
         return
     from targetkg.ingest.model import InputError
     from targetkg.ingest.pipeline import ingest
@@ -231,25 +232,50 @@ def ingest_cmd(
         raise typer.Exit(1)
 
 
-def _ingest_literature(path: Path, release: str | None) -> None:
-    from targetkg.graph.connection import driver
+def _ingest_literature(path: Path, release: str | None, skip_bad_lines: bool = False, reject_file: Path | None = None,
+                       batch_size: int = 10_000, workers: int | None = None) -> None:
+    """`ingest literature --from FILE`: the NLP pipeline, then nodes/edges, Evidence and the Source.
+
+    Malformed lines follow the ingest rules (strict, or --skip-bad-lines into --reject-file);
+    bad input, a missing file or a folder stop with one `file:line: field …` message, exit 1."""
+    from targetkg.graph.connection import Neo4jUnavailable, driver
     from targetkg.graph.writer import GraphWriter
+    from targetkg.ingest.model import BadLines, InputError
     from targetkg.ingest.pipeline import default_release, record_literature_source
     from targetkg.nlp.api import literature_adapter
+    from targetkg.nlp.readers import check_file
 
     s = get_settings()
-    adapter = literature_adapter(path)
     release = release or s.release or default_release()
-    writer = GraphWriter(driver(s), s.neo4j_database, release=release, progress=sys.stderr.isatty())
-    writer.ensure_schema()
-    prov = adapter.provenance()
-    stats = writer.write(adapter.records(), prov, desc="literature")
-    evidence = adapter.evidence()
-    n_evidence = writer.write_evidence(evidence)
-    source = record_literature_source(driver(s), s.neo4j_database, prov.infores, adapter.model_version, path, release)
+    try:
+        check_file(path)
+        if skip_bad_lines and reject_file is None:
+            reject_file = s.home / "rejects" / f"literature-{release}.jsonl"
+        if reject_file is not None and reject_file.exists():
+            reject_file.unlink()  # the reject file describes this run only
+        bad = BadLines(skip=skip_bad_lines, reject_file=reject_file)
+        adapter = literature_adapter(path, bad_lines=bad)
+        writer = GraphWriter(driver(s), s.neo4j_database, release=release, batch_size=batch_size, workers=workers,
+                             progress=sys.stderr.isatty())
+        writer.ensure_schema()
+        prov = adapter.provenance()
+        stats = writer.write(adapter.records(), prov, desc="literature")
+        evidence = adapter.evidence()
+        n_evidence = writer.write_evidence(evidence, publications=adapter.publications(), source=prov.infores,
+                                           model_version=adapter.model_version)
+        source = record_literature_source(driver(s), s.neo4j_database, prov.infores, adapter.model_version, path,
+                                          release, rejected=bad.count)
+    except InputError as exc:
+        fail(f"{exc}\n(everything loaded before this line is committed; fix the file or use --skip-bad-lines)")
+    except (Neo4jUnavailable, FileNotFoundError, IsADirectoryError, ValueError) as exc:
+        fail(str(exc).strip('"'))
+    refresh = getattr(writer, "last_refresh", {}) or {}
     console.print(f"literature {adapter.model_version}: {stats.nodes:,} node rows, {stats.edges:,} edges, "
                   f"{n_evidence:,} evidence sentences from {path} (source {prov.infores}: {len(source['files'])} "
-                  f"file(s), {source['edges']:,} edges)")
+                  f"file(s), {source['edges']:,} edges; {refresh.get('refreshed', 0):,} edge totals recomputed from "
+                  f"their evidence, {refresh.get('deleted', 0):,} edges without evidence removed)")
+    if bad.count:
+        console.print(f"  {bad.count} malformed lines skipped; details in {reject_file}", highlight=False)
     if stats.dangling or n_evidence < len(evidence):
         examples = f" ({'; '.join(stats.dangling_examples[:3])})" if stats.dangling_examples else ""
         fail(f"{stats.dangling:,} edges and {len(evidence) - n_evidence:,} evidence sentences were not written: "
@@ -510,9 +536,21 @@ def nlp_evaluate(corpus: Optional[str] = typer.Option(None, help="bc5cdr | biore
                  pubtator: Optional[Path] = typer.Option(None, help="Any PubTator file instead of a corpus."),
                  as_json: bool = typer.Option(False, "--json", help="Only the JSON line.")):
     """NER P/R/F1 per type, grounding accuracy, relation P/R/F1; last line is one JSON object."""
+    from targetkg.ingest.model import InputError
     from targetkg.nlp.api import evaluate, format_report
 
-    result = evaluate(corpus=corpus, split=split, pubtator=pubtator)
+    try:
+        if pubtator is not None:
+            from targetkg.nlp.readers import check_file
+
+            check_file(pubtator)
+        elif corpus is None:
+            fail("nlp evaluate needs --corpus bc5cdr|biored or --pubtator FILE")
+        result = evaluate(corpus=corpus, split=split, pubtator=pubtator)
+    except InputError as exc:
+        fail(f"{exc}\n(fix the PubTator file: title/abstract lines, then tab-separated mentions and relations)")
+    except (FileNotFoundError, IsADirectoryError, ValueError) as exc:
+        fail(str(exc).strip('"'))
     if not as_json:
         print(format_report(result))
     print(json.dumps(result, default=str))

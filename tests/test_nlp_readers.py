@@ -33,7 +33,6 @@ BC5CDR_DEV = data_dir() / "bc5cdr" / "CDR_DevelopmentSet.PubTator.txt"
 BIORED_TRAIN = data_dir() / "biored" / "Train.PubTator"
 BIORED_DEV = data_dir() / "biored" / "Dev.PubTator"
 
-pytestmark = pytest.mark.skipif(not BC5CDR_TRAIN.is_file(), reason="shared corpora missing")
 
 
 # published corpus statistics (the READMEs of shared/data)
@@ -192,3 +191,32 @@ def test_jsonl_and_text_readers(tmp_path):
     assert detect_format(t) == "text"
     assert [(g.id, g.abstract) for g in read_text(t)] == [(d.id, d.text) for d in docs]
     assert detect_format(BIORED_DEV) == "pubtator"
+
+
+def test_five_column_mention_lines_have_no_ids(tmp_path):
+    """PubTator exports without the normalisation column (PMID, start, end, mention, type)."""
+    doc = next(iter(read_pubtator(BC5CDR_DEV)))
+    lines = [f"{doc.pmid}|t|{doc.title}", f"{doc.pmid}|a|{doc.abstract}"]
+    lines += [f"{doc.pmid}\t{m.start}\t{m.end}\t{m.text}\t{m.type}" for m in doc.mentions]
+    p = tmp_path / "five.PubTator"
+    p.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    (got,) = list(read_pubtator(p))
+    assert [(m.start, m.end, m.text, m.type) for m in got.mentions] == \
+        [(m.start, m.end, m.text, m.type) for m in doc.mentions]
+    assert got.mentions and all(m.ids == () for m in got.mentions)
+    # four columns with offsets is still malformed, reported with its line
+    p.write_text("\n".join(lines[:2] + [f"{doc.pmid}\t0\t3\tabc"]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        list(read_pubtator(p))
+    assert exc.value.line == 3 and exc.value.file == str(p)
+
+
+def test_missing_file_and_folder_are_not_called_corrupt(tmp_path):
+    from targetkg.nlp.readers import read_documents
+
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_documents(tmp_path / "nope.jsonl")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        list(read_pubtator(tmp_path / "nope.PubTator"))
+    with pytest.raises(IsADirectoryError, match="directory"):
+        read_documents(tmp_path)

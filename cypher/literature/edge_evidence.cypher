@@ -10,6 +10,7 @@ WHERE e.predicate = type(r)
 MATCH (e)-[:FROM_PUBLICATION]->(p:Publication)
 RETURN type(r) AS type, s.name AS subject, o.name AS object, r.evidence_count AS evidence_count,
        r.max_probability AS max_probability, p.id AS pmid, p.year AS year, p.title AS title,
-       e.sentence AS sentence, e.probability AS probability, e.model_version AS model_version
+       e.sentence AS sentence, e.probability AS probability, e.model_version AS model_version,
+       coalesce(e.relation_types, [e.relation_type]) AS relation_types
 ORDER BY type, probability DESC, pmid
 LIMIT 200;
