@@ -491,3 +491,75 @@ def test_cli_ecv_pooled_fit_and_enrichment(empty_db, settings, tmp_path):
                             "--gmt", str(gmt), "--top", "0.5", "--no-write"])
     assert out.exit_code == 0, out.output
     assert list(pd.read_csv(folder / "enrichment_tumor_vs_non-tumor.tsv", sep="\t")["gene_set"]) == ["out"]
+
+
+def test_cli_ecv_reference_samples_and_common(empty_db, settings, tmp_path):
+    """`bn ecv --reference/--samples/--common`: per-sample and common subnetworks as overlays, containment TSV."""
+    from targetkg.models.bn.cli import bn_app
+    from typer.testing import CliRunner
+
+    _write_genes(empty_db, with_curated_edge=False)
+    path, df, groups = _matrix()
+    gm = tmp_path / "genes.tsv"
+    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
+    labels = path.parent / "labels.tsv"
+    raw = [groups[groups == "tumor"].index[0], groups[groups == "non-tumor"].index[0]]
+    r = CliRunner()
+    out = r.invoke(bn_app, ["learn", str(path), "--metadata", str(labels), "--group-column", "condition",
+                            "--drop", "condition", "--run-id", "contrasts", "--cohort", "GSE10072", "--no-vocabulary",
+                            "--gene-map", str(gm), "--write-overlay", "--confidence", "none"])
+    assert out.exit_code == 0, out.output
+    # --samples without --reference is a usage error
+    out = r.invoke(bn_app, ["ecv", "contrasts", "--group-a", "tumor", "--group-b", "non-tumor", "--samples", raw[0]])
+    assert out.exit_code == 2
+    out = r.invoke(bn_app, ["ecv", "contrasts", "--group-a", "tumor", "--group-b", "non-tumor", "--top", "0.25",
+                            "--n-permutations", "50", "--no-enrichment", "--reference", "non-tumor",
+                            "--samples", ",".join(raw), "--common", "tumor", "--min-fraction", "0.3"])
+    assert out.exit_code == 0, out.output
+    assert "common tumor" in out.output and "containment" in out.output
+    folder = settings.home / "bn" / "contrasts"
+    contrast = pd.read_csv(folder / "contrast_non-tumor.tsv", sep="\t")
+    assert list(contrast.columns[2:]) == list(df.index)
+    # one sample_subnetwork overlay per sample, linked to exactly its own pseudonymised sample
+    recs = empty_db.execute_query(
+        "MATCH (o:Overlay {kind: 'sample_subnetwork'}) OPTIONAL MATCH (o)-[f:FOR_SAMPLE]->(s:Sample) "
+        "RETURN o.id AS id, o.params AS params, collect({id: s.id, own: f.own, group: f.group}) AS samples").records
+    assert len(recs) == 2
+    for rec in recs:
+        assert rec["id"].startswith("contrasts-sample-")
+        assert len(rec["samples"]) == 1 and rec["samples"][0]["own"] is True
+        sid = rec["samples"][0]["id"]
+        assert sid.startswith("targetkg.sample:") and rec["id"] == "contrasts-sample-" + sid.split(":", 1)[1]
+        params = json.loads(rec["params"])
+        assert params["reference"] == "non-tumor" and params["sample"] == sid
+        assert not any(g in rec["id"] or g in rec["params"] for g in groups.index)
+        assert _count(empty_db, "MATCH ()-[e:OVERLAY_EDGE {overlay_id: $id}]->() RETURN count(e)", id=rec["id"]) > 0
+    assert sorted(r_["samples"][0]["group"] for r_ in recs) == ["non-tumor", "tumor"]
+    assert _count(empty_db, "MATCH (s:Sample) WHERE s.id STARTS WITH 'GSM' RETURN count(s)") == 0
+    # the common subnetwork of the tumours: a subset of the basal network, containment in params
+    common = _overlay_edges(empty_db, "contrasts-common-tumor")
+    basal = _overlay_edges(empty_db, "contrasts-basal")
+    assert common and set(common) <= set(basal)
+    rec = empty_db.execute_query("MATCH (o:Overlay {id: 'contrasts-common-tumor'}) "
+                                 "RETURN o.kind AS kind, o.method AS method, o.params AS params").records[0]
+    assert rec["kind"] == "delta_ecv_subnetwork" and rec["method"] == "bn:common_subnetwork"
+    params = json.loads(rec["params"])
+    assert params["common"] is True and params["common_group"] == "tumor" and params["min_fraction"] == 0.3
+    assert params["containment"] and all(0 <= c["fraction_of_other_samples_containing"] <= 1
+                                         for c in params["containment"])
+    # containment: one row per sample outside the group
+    table = pd.read_csv(folder / "containment_tumor.tsv", sep="\t")
+    others = groups[groups != "tumor"]
+    assert len(table) == len(others) and set(table["sample"]) == set(others.index)
+    assert table["pseudonym"].str.startswith("targetkg.sample:").all()
+    assert (table["n_contained"] <= table["n_components"]).all()
+    assert table["n_components"].iloc[0] == len(params["containment"])
+    # deletable by id
+    for oid in [r_["id"] for r_ in recs] + ["contrasts-common-tumor"]:
+        out = r.invoke(bn_app, ["overlay", "delete", oid])
+        assert out.exit_code == 0, out.output
+    assert _count(empty_db, "MATCH (o:Overlay) WHERE o.kind = 'sample_subnetwork' OR o.id = 'contrasts-common-tumor' "
+                            "RETURN count(o)") == 0
+    assert _count(empty_db, "MATCH ()-[e:OVERLAY_EDGE]->() WHERE e.overlay_id STARTS WITH 'contrasts-sample-' "
+                            "OR e.overlay_id = 'contrasts-common-tumor' RETURN count(e)") == 0
+    assert _count(empty_db, "MATCH (o:Overlay {id: 'contrasts-basal'}) RETURN count(o)") == 1

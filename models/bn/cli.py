@@ -356,13 +356,28 @@ def ecv_cmd(
                                          "(Gene-[:PARTICIPATES_IN]->Pathway), or the --gmt file."),
     gmt: Path | None = typer.Option(None, exists=True, dir_okay=False,
                                     help="Gene sets from this GMT file (symbols or CURIEs) instead of the warehouse."),
+    reference: str | None = typer.Option(None, help="Per-sample contrasts against this group (contrast_<GROUP>.tsv); "
+                                                    "needed by --samples and --common."),
+    samples: str | None = typer.Option(None, help="Comma-separated raw sample ids of the run: one sample_subnetwork "
+                                                  "overlay each (top --top edges by |contrast|)."),
+    common: str | None = typer.Option(None, help="Group whose common subnetwork is written (edges in the per-sample "
+                                                 "top --top of >= --min-fraction of its samples) + containment TSV."),
+    min_fraction: float = typer.Option(0.5, help="--common: fraction of the group's samples that must select an edge."),
+    contain_threshold: float = typer.Option(1.0, help="--common: a sample contains a component when it selects at "
+                                                      "least this fraction of the component's selected edges."),
 ):
     """Delta ECv between two groups -> delta_ecv_subnetwork overlay (and ecv.tsv in the run folder).
 
     The network is refitted on all samples of the run (pooled); the two groups are then compared.
     With --enrichment (default) the top pathways are stored on the overlay (params.enrichment,
     o.enriched_pathways) and in enrichment_<A>_vs_<B>.tsv; the universe is every measured variable
-    mapped to a gene."""
+    mapped to a gene.
+
+    With --reference R, per-sample contrasts against group R are computed as well; --samples writes
+    one sample_subnetwork overlay per sample (<run>-sample-<pseudonym hex>, linked only to its own,
+    pseudonymised sample); --common G writes G's common subnetwork as a delta_ecv_subnetwork overlay
+    (<run>-common-<G>, method bn:common_subnetwork, params.common = true) and
+    containment_<G>.tsv (one row per sample outside G: which components it contains)."""
     from .api import ecv
     from .subnet import (
         delta_subnetwork,
@@ -376,9 +391,10 @@ def ecv_cmd(
     groups = _groups(run, list(df.index))
     if groups is None:
         _fail(f"run {run_id!r} has no metadata: learn it with --metadata/--group-column")
-    for g in (group_a, group_b):
-        if not (groups == g).any():
+    for g in (group_a, group_b, reference, common):
+        if g is not None and not (groups == g).any():
             _fail(f"no sample has group {g!r} (groups: {sorted(set(groups))})")
+    chosen = _contrast_options_check(reference, samples, common, min_fraction, contain_threshold, list(df.index))
     gene_sets, names, universe, source = None, None, None, None
     if enrichment or gmt is not None:
         from .data import map_variables
@@ -396,7 +412,7 @@ def ecv_cmd(
             gene_sets = None
     try:  # fitted on the pooled samples of the run; Delta ECv compares A and B (other labels are ignored)
         res = ecv(net, df, groups=groups.to_numpy(), group_a=group_a, group_b=group_b,
-                  n_permutations=n_permutations, seed=seed)
+                  n_permutations=n_permutations, seed=seed, contrast_reference=reference)
         sub = delta_subnetwork(res, net.edges[["source", "target"]], top=top, max_q=max_q, gene_sets=gene_sets,
                                universe=universe, gene_set_names=names)
     except ValueError as exc:
@@ -416,6 +432,135 @@ def ecv_cmd(
         _write(sub, "delta_ecv_subnetwork", oid, run, net, samples=groups, ecv_result=res,
                params={"run_id": run_id, "top": top, "max_q": max_q, "n_permutations": n_permutations,
                        "pooled_samples": len(df), "enrichment_source": source if sub.enrichment is not None else None})
+        _print_subnetwork(sub, "delta", "delta")
+    if reference is not None:
+        _contrasts(res, net, run, run_id, folder, reference=reference, samples=chosen, common=common, top=top,
+                   min_fraction=min_fraction, contain_threshold=contain_threshold, n_pooled=len(df), write=write)
+
+
+def _contrast_options_check(reference, samples, common, min_fraction, contain_threshold, run_samples) -> list | None:
+    """Validate `bn ecv --reference/--samples/--common`; -> the raw sample ids of --samples (or None)."""
+    if (samples or common) and reference is None:
+        _fail("--samples and --common need per-sample contrasts: give --reference GROUP", code=2)
+    if not 0 < min_fraction <= 1 or not 0 < contain_threshold <= 1:
+        _fail("--min-fraction and --contain-threshold must be in (0, 1]", code=2)
+    if not samples:
+        return None
+    chosen = list(dict.fromkeys(s.strip() for s in samples.split(",") if s.strip()))
+    known = set(map(str, run_samples))
+    absent = [s for s in chosen if s not in known]
+    if absent or not chosen:
+        _fail(f"--samples: not sample(s) of the run: {absent[:5] or samples!r}", code=2)
+    return chosen
+
+
+def _pseudonymiser(run: dict):
+    """raw sample id -> its pseudonym, exactly as write_overlay computes it (same key, same cohort id)."""
+    from .overlay import _cohort_row, pseudonym_key, pseudonymise
+
+    row, key = _cohort_row(run.get("cohort")), pseudonym_key()
+    return lambda s: pseudonymise(str(s), key, row["id"] if row else None)
+
+
+def _print_subnetwork(sub, label: str, value: str | None = None, n: int = 3) -> None:
+    """One readable line: selected / linker edges, components and the strongest selected edges."""
+    sel = sub.edges[sub.edges["selected"].astype(bool)] if "selected" in sub.edges.columns else sub.edges
+    line = (f"  {label}: {len(sel)} selected + {len(sub.edges) - len(sel)} linker edges, {len(sub.components)} "
+            f"component(s) of sizes {[len(c) for c in sub.components][:6]}")
+    if value and value in sel.columns and len(sel):
+        best = sel.loc[sel[value].abs().sort_values(ascending=False).index].head(n)
+        line += "; strongest: " + ", ".join(f"{r['source']}->{r['target']} ({value} {r[value]:+.3g})"
+                                            for _, r in best.iterrows())
+    console.print(line, highlight=False)
+
+
+def _containment_table(sub, res, group: str, pseud) -> tuple:
+    """Wide containment table (one row per sample outside ``group``) and the per-component summary."""
+    import numpy as np
+    import pandas as pd
+
+    g = np.asarray(res.groups, dtype=object).astype(str)
+    long = sub.containment if sub.containment is not None else pd.DataFrame(columns=["sample", "component"])
+    comps = sorted(int(c) for c in set(long["component"]))
+    by_sample = {s: d for s, d in long.groupby("sample")} if len(long) else {}
+    rows = []
+    for i, s in enumerate(res.samples):
+        if g[i] == group:
+            continue
+        d = by_sample.get(s)
+        frac = dict(zip(d["component"], d["fraction"])) if d is not None else {}
+        inside = [c for c in comps if d is not None and bool(d.loc[d["component"] == c, "contained"].any())]
+        rows.append({"sample": s, "pseudonym": pseud(s), "group": g[i], "n_components": len(comps),
+                     "n_contained": len(inside), "contained_components": ",".join(map(str, inside)),
+                     **{f"fraction_component_{c}": float(frac.get(c, 0.0)) for c in comps}})
+    table = pd.DataFrame(rows)
+    summary = []
+    for c in comps:
+        d = long[long["component"] == c]
+        summary.append({"component": c, "n_nodes": len(sub.components[c]), "n_selected_edges": int(d["n_edges"].iloc[0]),
+                        "fraction_of_other_samples_containing": float(d["contained"].astype(bool).mean()),
+                        "mean_edge_fraction": float(d["fraction"].mean()),
+                        "containing_by_group": {str(k): float(v) for k, v in
+                                                d.groupby("group")["contained"].apply(lambda x: x.astype(bool).mean()).items()}})
+    return table, summary
+
+
+def _contrasts(res, net, run: dict, run_id: str, folder: Path, *, reference: str, samples, common, top: float,
+               min_fraction: float, contain_threshold: float, n_pooled: int, write: bool) -> None:
+    """`bn ecv --reference`: contrast TSV; --samples: sample_subnetwork overlays; --common: common subnetwork."""
+    import numpy as np
+    import pandas as pd
+
+    from .subnet import common_subnetwork, sample_subnetworks
+
+    basal = net.edges[["source", "target"]]
+    wide = pd.DataFrame(res.contrast, columns=res.samples)
+    pd.concat([res.edges[["source", "target"]].reset_index(drop=True), wide], axis=1).to_csv(
+        folder / f"contrast_{reference}.tsv", sep="\t", index=False)
+    console.print(f"per-sample contrasts vs {reference!r} ({int((np.asarray(res.groups) == reference).sum())} reference "
+                  f"samples, leave-one-out for their own): contrast_{reference}.tsv", highlight=False)
+    pseud = _pseudonymiser(run) if (samples or common) else None
+    base = {"run_id": run_id, "reference": reference, "top": top, "pooled_samples": n_pooled,
+            "network": res.meta.get("network")}
+    if samples:
+        try:
+            subs = sample_subnetworks(res, basal, top=top, samples=samples)
+        except ValueError as exc:
+            _fail(str(exc))
+        for sub in subs:
+            raw = sub.name[len("sample:"):]
+            pid = pseud(raw)
+            oid = f"{run_id}-sample-{pid.split(':', 1)[1]}"
+            grp = str(res.groups[res.samples.index(raw)])
+            if write:  # linked only to its own sample (pseudonymised by write_overlay)
+                _write(sub, "sample_subnetwork", oid, run, net, ecv_result=res,
+                       params={**base, "sample": pid, "sample_group": grp})
+            _print_subnetwork(sub, f"sample {pid} ({grp})", "contrast")
+    if common:
+        try:
+            sub = common_subnetwork(res, basal, common, top=top, min_fraction=min_fraction,
+                                    contain_threshold=contain_threshold)
+        except ValueError as exc:
+            _fail(str(exc))
+        table, summary = _containment_table(sub, res, common, pseud)
+        path = folder / f"containment_{common}.tsv"
+        table.to_csv(path, sep="\t", index=False)
+        n_in = int((np.asarray(res.groups).astype(str) == common).sum())
+        if write:
+            oid = re.sub(r"[^A-Za-z0-9_.:@+-]", "_", f"{run_id}-common-{common}")
+            _write(sub, "delta_ecv_subnetwork", oid, run, net, samples=pd.Series(np.asarray(res.groups), index=res.samples),
+                   method="bn:common_subnetwork",
+                   params={**base, "common": True, "common_group": common, "min_fraction": min_fraction,
+                           "contain_threshold": contain_threshold, "n_group_samples": n_in,
+                           "n_other_samples": len(table), "containment": summary})
+        _print_subnetwork(sub, f"common {common} (>= {min_fraction:.0%} of {n_in} samples)", None)
+        console.print(f"containment ({len(table)} samples outside {common!r}) -> {path.name}", highlight=False)
+        for s in summary:
+            by = ", ".join(f"{k} {v:.0%}" for k, v in sorted(s["containing_by_group"].items()))
+            console.print(f"  component {s['component']} ({s['n_nodes']} nodes, {s['n_selected_edges']} selected edges): "
+                          f"contained by {s['fraction_of_other_samples_containing']:.0%} of the other samples ({by}); "
+                          f"mean fraction of its edges selected {s['mean_edge_fraction']:.2f}",
+                          highlight=False)
 
 
 @bn_app.command("simulate")
