@@ -200,20 +200,26 @@ def test_clinical_variables_and_missing_genes(empty_db, settings):
     assert _count(drv, "MATCH (n) WHERE n:ClinicalVariable OR n:Sample OR n:Overlay RETURN count(n)") == 0
 
 
+def _cli_learn(runner, tmp_path, matrix, labels, run_id: str, *extra: str) -> None:
+    """`targetkg bn learn` on the GSE10072 matrix (genes mapped through a gene-map file, cohort GSE10072)."""
+    from targetkg.models.bn.cli import bn_app
+
+    gm = tmp_path / "genes.tsv"
+    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
+    out = runner.invoke(bn_app, ["learn", str(matrix), "--metadata", str(labels), "--group-column", "condition",
+                                 "--drop", "condition", "--run-id", run_id, "--cohort", "GSE10072", "--no-vocabulary",
+                                 "--gene-map", str(gm), *extra])
+    assert out.exit_code == 0, out.output
+
+
 def test_cli_learn_ecv_simulate_overlay(empty_db, settings, tmp_path):
     from targetkg.models.bn.cli import bn_app
     from typer.testing import CliRunner
 
     _write_genes(empty_db, with_curated_edge=False)
     path, _, _ = _matrix()
-    gm = tmp_path / "genes.tsv"
-    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
-    labels = path.parent / "labels.tsv"
     r = CliRunner()
-    out = r.invoke(bn_app, ["learn", str(path), "--metadata", str(labels), "--group-column", "condition",
-                            "--drop", "condition", "--run-id", "clitest", "--cohort", "GSE10072", "--no-vocabulary",
-                            "--gene-map", str(gm), "--write-overlay"])
-    assert out.exit_code == 0, out.output
+    _cli_learn(r, tmp_path, path, path.parent / "labels.tsv", "clitest", "--write-overlay")
     assert (settings.home / "bn" / "clitest" / "network.json").exists()
     out = r.invoke(bn_app, ["ecv", "clitest", "--group-a", "tumor", "--group-b", "non-tumor", "--top", "0.2",
                             "--n-permutations", "200"])
@@ -453,13 +459,8 @@ def test_cli_ecv_pooled_fit_and_enrichment(empty_db, settings, tmp_path):
     labels.iloc[::5] = "other"  # a third group: in the pooled fit, not in the comparison
     lab = tmp_path / "labels.tsv"
     labels.rename_axis("sample").rename("condition").to_frame().to_csv(lab, sep="\t")
-    gm = tmp_path / "genes.tsv"
-    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
     r = CliRunner()
-    out = r.invoke(bn_app, ["learn", str(path), "--metadata", str(lab), "--group-column", "condition", "--drop", "condition",
-                            "--run-id", "pooled", "--cohort", "GSE10072", "--no-vocabulary", "--gene-map", str(gm),
-                            "--confidence", "none"])
-    assert out.exit_code == 0, out.output
+    _cli_learn(r, tmp_path, path, lab, "pooled", "--confidence", "none")
     out = r.invoke(bn_app, ["ecv", "pooled", "--group-a", "tumor", "--group-b", "non-tumor", "--top", "0.25",
                             "--n-permutations", "50"])
     assert out.exit_code == 0, out.output
@@ -500,15 +501,9 @@ def test_cli_ecv_reference_samples_and_common(empty_db, settings, tmp_path):
 
     _write_genes(empty_db, with_curated_edge=False)
     path, df, groups = _matrix()
-    gm = tmp_path / "genes.tsv"
-    gm.write_text("".join(f"{s}\t{c}\n" for s, c in CURIE.items()))
-    labels = path.parent / "labels.tsv"
     raw = [groups[groups == "tumor"].index[0], groups[groups == "non-tumor"].index[0]]
     r = CliRunner()
-    out = r.invoke(bn_app, ["learn", str(path), "--metadata", str(labels), "--group-column", "condition",
-                            "--drop", "condition", "--run-id", "contrasts", "--cohort", "GSE10072", "--no-vocabulary",
-                            "--gene-map", str(gm), "--write-overlay", "--confidence", "none"])
-    assert out.exit_code == 0, out.output
+    _cli_learn(r, tmp_path, path, path.parent / "labels.tsv", "contrasts", "--write-overlay", "--confidence", "none")
     # --samples without --reference is a usage error
     out = r.invoke(bn_app, ["ecv", "contrasts", "--group-a", "tumor", "--group-b", "non-tumor", "--samples", raw[0]])
     assert out.exit_code == 2
