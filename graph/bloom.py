@@ -105,6 +105,9 @@ def perspective(schema: Schema | None = None, name: str = "TargetKG") -> dict[st
             "properties": [
                 {"name": "primary_knowledge_source", "exclude": False, "isCaption": False, "dataType": "string"},
                 {"name": "source_predicate", "exclude": False, "isCaption": False, "dataType": "array"},
+                # text-mined edges share types with curated ones (TREATS, ...): the agent tells them apart
+                {"name": "agent_type", "exclude": False, "isCaption": False, "dataType": "string"},
+                {"name": "evidence_count", "exclude": False, "isCaption": False, "dataType": "number"},
             ],
             "styleRules": [],
         }
