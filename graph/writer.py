@@ -36,7 +36,7 @@ from neo4j.exceptions import TransientError
 from tqdm import tqdm
 
 from targetkg.graph.schema import Schema, load_schema
-from targetkg.ingest.model import Edge, EvidenceRecord, Node, Provenance
+from targetkg.ingest.model import Edge, EvidenceRecord, InputError, Node, Provenance
 
 # The literature's source (nlp/adapter.py INFORES): its edges' totals are recomputed from Evidence.
 LITERATURE_SOURCE = "infores:targetkg-literature"
@@ -270,7 +270,12 @@ class GraphWriter:
             futures = in_flight[worker]
             while len(futures) >= 2:  # bound memory: at most two batches queued per worker
                 futures.pop(0).result()
-            for (key, mode), rows in edges[worker].items():
+            # CREATE groups before MERGE groups: a batch can open with MERGE rows of edges created
+            # in an earlier batch, so the (key, "merge") group may be older than (key, "create");
+            # a later repeat of an edge first seen in this batch sits in that MERGE group, and
+            # running it before the CREATE would make the edge twice. Every MERGE row of the
+            # batch is a repeat of an edge CREATEd in this batch or before, so this order is safe.
+            for (key, mode), rows in sorted(edges[worker].items(), key=lambda item: item[0][1] != "create"):
                 if rows:
                     futures.append(pools[worker].submit(write_edge_batch, key, mode, rows))
             edges[worker] = defaultdict(list)
@@ -309,6 +314,17 @@ class GraphWriter:
                 else:
                     raise TypeError(f"adapter yielded {type(rec).__name__}, expected Node or Edge")
                 bar.update(1)
+        except InputError:
+            # Bad input stops the load (strict mode), but everything read before the bad line is
+            # valid: commit it, so "everything before this line is committed" holds and a resume
+            # after fixing the file has less to redo. Only the adapter raises InputError.
+            for w in range(self.workers):
+                flush_edges(w)
+            for futures in in_flight:
+                for f in futures:
+                    f.result()
+            raise
+        else:
             for w in range(self.workers):
                 flush_edges(w)
             for futures in in_flight:

@@ -262,14 +262,19 @@ class PathwayCommonsAdapter:
 
     def expected_counts(self) -> dict[str, int]:
         """Counts read off the files: data rows per file (`rows:`, `members:`, `node_rows:`),
-        SIF rows per interaction type (`interaction:`) and the schema types they map to,
-        distinct pathways, and GMT memberships as distinct (gene, pathway) pairs: HGNC has
+        SIF rows per interaction type (`interaction:`), the SIF edges per schema type as distinct
+        (subject, type, object) triples (several interaction types map to one type, and a pair
+        may be listed in several files: the graph has one edge for them), distinct pathways, and
+        GMT memberships as distinct (gene, pathway) pairs: HGNC has
         merged some symbols a set lists separately (RPL9P8 and RPL9P9 are one gene now), and
         a pathway in several GMT files is one set of edges."""
         out: Counter[str] = Counter()
         pathways: set[str] = set()
         memberships: set[tuple[str, str]] = set()
         biopax_counts: Counter[str] = Counter()
+        # predicate -> hashes of (subject, object): a full PC SIF has millions of rows, and a
+        # 64-bit hash per edge keeps this small (a collision, ~1e-7 at 2M edges, undercounts by one)
+        sif_edges: dict[str, set[int]] = {}
         for path, kind in self.inputs:
             if kind == "gmt":
                 for _, text in self._lines(path, report=False):
@@ -305,6 +310,8 @@ class PathwayCommonsAdapter:
                 )
             else:
                 in_nodes = False
+                named: dict[str, _Participant | None] = {}  # participant name -> node-section identity
+                rows: list[tuple[str, str, str]] = []  # edge rows naming a participant: after the node section
                 for line_no, text in self._lines(path, report=False):
                     if kind == "extsif" and line_no == 1:
                         continue
@@ -314,17 +321,56 @@ class PathwayCommonsAdapter:
                     if in_nodes:
                         if not text.startswith("PARTICIPANT\t"):
                             out[f"node_rows:{path.name}"] += 1
+                            cols = text.split("\t")
+                            if len(cols) >= 4 and cols[0].strip():
+                                unification = [x for x in (normalize_xref(v) for v in _split(cols[3])) if x]
+                                named[cols[0].strip()] = self._identify(_split(cols[1]), unification,
+                                                                        cols[4] if len(cols) > 4 else "")
                         continue
                     out[f"rows:{path.name}"] += 1
-                    itype = text.split("\t")[1] if text.count("\t") >= 2 else ""
+                    cols = text.split("\t")
+                    itype = cols[1] if len(cols) >= 3 else ""
                     out[f"interaction:{itype}"] += 1
-                    if itype in SIF_TYPES:
-                        out[f"edges:{SIF_TYPES[itype].predicate}"] += 1
+                    if itype.strip() in SIF_TYPES and cols[0].strip() and cols[2].strip():
+                        row = (cols[0].strip(), itype.strip(), cols[2].strip())
+                        if not self._count_sif_edge(row, {}, sif_edges):
+                            rows.append(row)
+                for row in rows:
+                    self._count_sif_edge(row, named, sif_edges)
+        for predicate, keys in sif_edges.items():
+            out[f"edges:{predicate}"] += len(keys)
         out["edges:PARTICIPATES_IN"] += len(memberships)
         out["nodes:Pathway"] = len(pathways)
         out.update(biopax_counts)  # BioPAX counts add to the flat-file ones (Counter.update adds)
         out["edges"] = sum(v for k, v in out.items() if k.startswith("edges:"))
         return dict(out)
+
+    def _count_sif_edge(self, row: tuple[str, str, str], named: dict[str, _Participant | None],
+                        edges: dict[str, set[int]]) -> bool:
+        """Add the graph edge of a SIF row to `edges` (one per subject, predicate and object, as
+        the writer merges them: PC lists a pair once per interaction type, and controls-state-change-of
+        and controls-expression-of are both REGULATES; a pair may also be in several files).
+        False if a participant is not identified (yet)."""
+        a, itype, b = row
+        pa, pb = self._count_participant(a, named), self._count_participant(b, named)
+        if pa is None or pb is None:
+            return False
+        spec = SIF_TYPES[itype]
+        s, o = (pb, pa) if spec.flip else (pa, pb)
+        if (s.label, spec.predicate, o.label) in _allowed():
+            edges.setdefault(spec.predicate, set()).add(hash((s.id, o.id)))
+        return True
+
+    def _count_participant(self, value: str, named: dict[str, _Participant | None]) -> _Participant | None:
+        """A SIF participant's graph node as `records()` resolves it, without side effects: by its
+        form (ChEBI id, HGNC symbol), else as the node section identifies it; None if neither."""
+        if value[:6].upper() == "CHEBI:":
+            m = _CHEBI.fullmatch(value)
+            return _Participant(f"CHEBI:{m.group(1)}", "SmallMolecule") if m else None
+        if _SYMBOL.fullmatch(value):
+            rec = self.genes.by_any_symbol(value) if self.genes else None
+            return _Participant(rec.curie if rec else f"HGNC.SYMBOL:{value}", "Gene")
+        return named.get(value)
 
     # --- files --------------------------------------------------------------------------
     @staticmethod

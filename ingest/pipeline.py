@@ -109,6 +109,10 @@ class SourceReport:
     per_label: dict[str, int]
     per_type: dict[str, int]
     expected: dict[str, int] = field(default_factory=dict)
+    # what the graph holds from the source after the load (`record_source`); nodes/edges above
+    # are the records written, which count an entity or edge once per row that gives it
+    graph_nodes: int | None = None
+    graph_edges: int | None = None
 
     @property
     def edges_per_s(self) -> float:
@@ -116,14 +120,27 @@ class SourceReport:
 
 
 def record_source(drv, database: str, report: SourceReport, release: str) -> None:
-    """One (:Source) node per source: version, files with checksums, counts, load time."""
-    drv.execute_query(
+    """One (:Source) node per source: version, files with checksums, counts, load time.
+
+    ``s.nodes`` and ``s.edges`` are read back from the graph: the nodes that carry the source in
+    ``n.sources`` and the edges whose ``primary_knowledge_source`` it is (what `targetkg stats`
+    shows as the source's nodes and edges). The adapter's record counts differ from them: an
+    entity is yielded once per row that describes it (Pathway Commons: a pathway in GMT and both
+    pathways.txt sections, 123,839 node rows for 67,615 nodes) and a repeated edge once per row;
+    those go to ``s.node_rows`` / ``s.edge_rows``. The report gets the graph counts as
+    ``graph_nodes`` / ``graph_edges``."""
+    rec = drv.execute_query(
         """
         MERGE (s:Source {id: $infores})
         ON CREATE SET s.category = ['biolink:InformationResource']
         SET s.name = $name, s.version = $version, s.files = $files, s.sha256 = $sha256,
-            s.loaded_at = datetime(), s.nodes = $nodes, s.edges = $edges, s.release = $release,
+            s.loaded_at = datetime(), s.node_rows = $nodes, s.edge_rows = $edges, s.release = $release,
             s.rejected = $rejected
+        WITH s
+        CALL (s) { MATCH (n) WHERE s.id IN n.sources RETURN count(n) AS nodes }
+        CALL (s) { MATCH ()-[r]->() WHERE r.primary_knowledge_source = s.id RETURN count(r) AS edges }
+        SET s.nodes = nodes, s.edges = edges
+        RETURN nodes, edges
         """,
         {
             "infores": report.infores,
@@ -137,7 +154,8 @@ def record_source(drv, database: str, report: SourceReport, release: str) -> Non
             "rejected": report.rejected,
         },
         database_=database,
-    )
+    ).records[0]
+    report.graph_nodes, report.graph_edges = rec["nodes"], rec["edges"]
 
 
 def record_literature_source(drv, database: str, infores: str, version: str, file: Path, release: str,

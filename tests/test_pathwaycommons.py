@@ -365,3 +365,37 @@ def test_biopax_file_goes_through_the_shared_reader_with_pc_provenance():
     assert edges and {"HAS_INPUT", "HAS_OUTPUT", "PART_OF"} <= {e.predicate for e in edges}
     expected = adapter.expected_counts()
     assert expected["edges:HAS_INPUT"] == sum(e.predicate == "HAS_INPUT" for e in edges)
+
+
+def test_expected_counts_count_edges_not_rows(tmp_path, genes):
+    """Two interaction types of one predicate for a pair, and a pair in two files, are one edge in
+    the graph: the count the quality gate compares with is the distinct edges, not the rows."""
+    a = tmp_path / "PathwayCommons12.a.hgnc.sif"
+    b = tmp_path / "PathwayCommons12.b.hgnc.sif"
+    a.write_text("TP53\tcontrols-expression-of\tMDM2\nTP53\tcontrols-state-change-of\tMDM2\n"
+                 "CHEBI:15422\tconsumption-controlled-by\tTP53\n")
+    b.write_text("TP53\tcontrols-expression-of\tMDM2\nTP53\tinteracts-with\tMDM2\n")
+    adapter = PathwayCommonsAdapter([a, b], genes)
+    edges = [r for r in adapter.records() if isinstance(r, Edge)]
+    assert len(edges) == 5
+    distinct = Counter(pred for _, pred, _ in {(e.subject, e.predicate, e.object) for e in edges})
+    expected = adapter.expected_counts()
+    assert expected["edges:REGULATES"] == distinct["REGULATES"] == 2  # TP53->MDM2, TP53->CHEBI:15422 (flipped)
+    assert expected["edges:INTERACTS_WITH"] == 1 and expected["edges"] == 3
+    assert expected["interaction:controls-expression-of"] == 2  # the row counts stay
+
+
+def test_expected_counts_of_overlapping_real_files(tmp_path, genes):
+    lines = SIF_250.read_text(encoding="utf-8").split("\n")
+    blank = lines.index("")
+    header, rows, nodes = lines[0], lines[1:blank], lines[blank:]
+    files = []
+    for name, (i, j) in {"PathwayCommons12.a.hgnc.txt": (0, 150), "PathwayCommons12.b.hgnc.txt": (100, 250)}.items():
+        files.append(tmp_path / name)
+        files[-1].write_text("\n".join([header, *rows[i:j], *nodes]), encoding="utf-8")
+    adapter = PathwayCommonsAdapter(files, genes)
+    edges = {(e.subject, e.predicate, e.object) for e in adapter.records() if isinstance(e, Edge)}
+    expected = adapter.expected_counts()
+    for rel_type, n in Counter(k[1] for k in edges).items():
+        assert expected[f"edges:{rel_type}"] == n, rel_type
+    assert sum(expected[f"rows:{f.name}"] for f in files) == 300
