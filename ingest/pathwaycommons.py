@@ -119,10 +119,19 @@ def pathway_curie(uri: str) -> str | None:
     uri = uri.strip()
     m = _IDENTIFIERS_ORG.fullmatch(uri)
     if m:
+        local = unquote(m.group(2))
         try:
-            return curie(m.group(1), unquote(m.group(2)))
+            value = curie(m.group(1), local)
         except CurieError:
-            pass
+            value = None
+        if value is not None:
+            prefix = bioregistry.normalize_prefix(m.group(1))
+            if prefix is None or bioregistry.is_valid_identifier(prefix, local) is not False:
+                return value
+            # a part of a database's pathway, not one of its ids (PC gives WikiPathways' groups
+            # as identifiers.org/wikipathways/WP384/b9d89): WIKIPATHWAYS:WP384/b9d89 would be an
+            # invalid CURIE, so it becomes a Pathway Commons entity named after the path
+            return f"PATHWAYCOMMONS:{local.replace('/', '_')}"
     parts = urlsplit(uri)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None

@@ -399,3 +399,30 @@ def test_expected_counts_of_overlapping_real_files(tmp_path, genes):
     for rel_type, n in Counter(k[1] for k in edges).items():
         assert expected[f"edges:{rel_type}"] == n, rel_type
     assert sum(expected[f"rows:{f.name}"] for f in files) == 300
+
+
+def test_every_pathway_curie_of_the_real_release_is_valid():
+    """A URI under a database's identifiers.org namespace becomes that database's CURIE only when the
+    local part is one of its ids: PC lists WikiPathways' groups as .../wikipathways/WP384/b9d89 (137 in
+    the release), and WIKIPATHWAYS:WP384/b9d89 is no WikiPathways id."""
+    import gzip
+    import re
+
+    import bioregistry
+
+    from targetkg.ingest.pathwaycommons import pathway_curie
+
+    assert pathway_curie("http://identifiers.org/wikipathways/WP384/b9d89") == "PATHWAYCOMMONS:WP384_b9d89"
+    assert pathway_curie("http://identifiers.org/wikipathways/WP384") == "WIKIPATHWAYS:WP384"
+    uris = set()
+    with gzip.open(PC / "pathways.txt.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            uris.update(re.findall(r"https?://[^\t;]+", line))
+    curies = {pathway_curie(u) for u in uris}
+    external = [c for c in curies if c and not c.startswith("PATHWAYCOMMONS:")]
+    assert len(external) > 1000  # Reactome, KEGG, WikiPathways ids stay under their own prefixes
+    invalid = [c for c in external
+               if bioregistry.is_valid_identifier(bioregistry.normalize_prefix(c.partition(":")[0]),
+                                                  c.partition(":")[2]) is False]
+    assert invalid == []
+    assert sum(c.startswith("PATHWAYCOMMONS:WP") for c in curies if c) >= 100
