@@ -395,7 +395,7 @@ def train_cmd(
     try:
         run_id = train(model=model, relations=relations, epochs=epochs, seed=seed, split_mode=split,
                        config=str(config) if config else None)
-    except Neo4jUnavailable as exc:
+    except (Neo4jUnavailable, ValueError) as exc:  # e.g. an unknown model or a PREDICTED_* export
         fail(str(exc))
     run = load_run(run_id)[0]
     console.print(f"run [bold]{run_id}[/] saved; metrics:")
@@ -403,7 +403,8 @@ def train_cmd(
     if predict_top_k:
         from targetkg.models.linkpred.api import predict
 
-        targets = [r.strip() for r in relations.split(",") if r.strip()]
+        # the run's own target relations: a --config file's `relations` win over --relations
+        targets = list(run["relations"])
         write_run = run_id
         if write_model == "best":
             valid = run.get("validation_metrics", {}).get(targets[0], {}) or {}
@@ -413,8 +414,13 @@ def train_cmd(
                           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scored.items(), key=lambda kv: -kv[1]))
                           + f" -> writing [bold]{best}[/]")
             if best != run["model"]:  # a baseline won: give it its own run on the same split
+                # the config's other settings (export, split, seed, params) still apply, but not its
+                # `model`, which would otherwise win over the chosen one and retrain the loser
+                from targetkg.models.linkpred.api import _load_config
+
+                cfg = {**_load_config(str(config) if config else None), "model": best}
                 write_run = train(model=best, relations=relations, epochs=0, seed=seed, split_mode=split,
-                                  baselines=False, config=str(config) if config else None)
+                                  baselines=False, config=cfg)
         for relation in targets:
             res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=3, per=predict_per)
             console.print(f"wrote {relation} predictions of run {write_run}: "

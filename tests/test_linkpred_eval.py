@@ -104,3 +104,30 @@ def test_sparse_rgcn_layer_equals_rgcnconv():
         za = a.encode(_graph(rows, n, n_rel, "sparse"))
         zb = b.encode(_graph(rows, n, n_rel, "pyg"))
     assert torch.allclose(za, zb, atol=1e-5)
+
+
+class _Constant:
+    name = "constant"
+
+    def score_block(self, rel, heads, tails):
+        return np.zeros((len(heads), len(tails)), dtype=np.float32)
+
+
+def test_tied_scores_get_the_realistic_rank():
+    """A model that scores every candidate alike ranks a held-out edge in the middle of the
+    candidates left after filtering (realistic ties), never first (optimistic) or last."""
+    tr = _graph(2)
+    sp = split(tr, ["TREATS"], mode="random", seed=0)
+    m = evaluate(_Constant(), tr, sp, "TREATS")
+    lab = tr.label_array()
+    drugs, diseases = np.flatnonzero(lab == "Drug"), np.flatnonzero(lab == "Disease")
+    known = {(int(h), int(t)) for h, _, t in tr.mapped}
+    ranks = []
+    for h, _, t in sp.test:
+        free_tails = sum((int(h), int(x)) not in known for x in diseases) + 1  # the edge itself + non-edges
+        free_heads = sum((int(x), int(t)) not in known for x in drugs) + 1
+        ranks += [(1 + free_tails) / 2, (1 + free_heads) / 2]
+    ranks = np.asarray(ranks)
+    assert np.isclose(m["mrr"], np.mean(1 / ranks)) and m["mrr"] < 0.2
+    assert m["hits_at_10"] == np.mean(ranks <= 10) and m["hits_at_1"] == 0.0
+    assert m["auroc_all"] == 0.5 and m["auroc_degree_matched"] == 0.5

@@ -36,12 +36,23 @@ from targetkg.models.linkpred.evaluate import (
 from targetkg.models.linkpred.kge import KGE_MODELS, train_kge
 from targetkg.models.linkpred.splits import Split, split
 from targetkg.models.linkpred.writeback import (
+    ALL_PREDICTED,
     PREDICTED_TYPE,
     delete_run_edges,
     write_predictions,
 )
 
 BASELINES = ("degree", "pathcount")
+# What earlier runs wrote back (PREDICTED_* edges, which also copy the curated edges they rank as
+# `known`, and the ModelRun's PREDICTED_FOR links): never training data for a new run, or the
+# held-out edges would sit in its training graph under another name.
+MODEL_OUTPUT_TYPES = frozenset(ALL_PREDICTED) | {"PREDICTED_FOR"}
+
+
+def _training_relation_types(drv, database: str) -> list[str]:
+    recs, _, _ = drv.execute_query("CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType AS t",
+                                   database_=database)
+    return sorted(r["t"] for r in recs if r["t"] not in MODEL_OUTPUT_TYPES)
 
 
 def runs_dir(settings=None) -> Path:
@@ -51,9 +62,25 @@ def runs_dir(settings=None) -> Path:
     return Path(settings.home) / "linkpred" / "runs"
 
 
-def _release(drv, database) -> str | None:
+def _release(drv, database, source: str | None = None) -> str | None:
+    """The data release the run learned from: with a source filter, the release of that source's
+    (:Source) node (sources are loaded, and re-loaded, at different releases: the newest release in
+    the warehouse may be another source's); otherwise the newest release of any source."""
+    if source:
+        recs, _, _ = drv.execute_query("MATCH (s:Source {id: $source}) RETURN s.release AS r", source=source,
+                                       database_=database)
+        if recs and recs[0]["r"]:
+            return recs[0]["r"]
     recs, _, _ = drv.execute_query("MATCH (s:Source) RETURN max(s.release) AS r", database_=database)
     return recs[0]["r"] if recs else None
+
+
+def _source_version(drv, database, source: str | None) -> str | None:
+    if not source:
+        return None
+    recs, _, _ = drv.execute_query("MATCH (s:Source {id: $source}) RETURN s.version AS v", source=source,
+                                   database_=database)
+    return recs[0]["v"] if recs else None
 
 
 def _code_version() -> str:
@@ -115,7 +142,8 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
           params: dict | None = None, triples: Triples | None = None, baselines: bool = True) -> str:
     """Run a whole experiment and return its run id. ``relations``: the target relations (held
     out and evaluated); ``export_relations``: the graph to learn from (default: every type of
-    ``source``). ``split_mode``: random | head (hold out whole drugs) | tail (whole diseases).
+    ``source`` except earlier runs' PREDICTED_* / PREDICTED_FOR edges, which are never training
+    data). ``split_mode``: random | head (hold out whole drugs) | tail (whole diseases).
     ``config``: a dict or a YAML/JSON file with any of these keyword arguments (they win)."""
     from targetkg.graph.connection import driver
 
@@ -138,18 +166,35 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
     settings = settings or get_settings()
     drv = driver(settings)
     t_start = time.time()
+    asked = sorted((set(export_relations or ()) | set(relations)) & MODEL_OUTPUT_TYPES)
+    if asked:
+        raise ValueError(f"{asked}: model predictions cannot be training or target edges (they copy the curated "
+                         "edges they rank, held-out ones included)")
+    asked_export = None if export_relations is None else sorted(set(export_relations))  # for the run id
     if triples is None:
         if export_relations is not None:
             export_relations = sorted(set(export_relations) | set(relations))
+        else:  # every type in the warehouse except what earlier runs wrote back
+            export_relations = _training_relation_types(drv, settings.neo4j_database)
         tr = export_triples(drv, relations=export_relations, source=source, settings=settings)
     else:
         tr = triples
+    leaked = sorted(set(tr.relations) & MODEL_OUTPUT_TYPES)
+    if leaked:
+        raise ValueError(f"the exported graph holds model predictions {leaked}: remove them from the export")
     t_export = time.time() - t_start
     sp = split(tr, relations, mode=split_mode, seed=seed, test_frac=float(params.get("test_frac", 0.2)),
                valid_frac=float(params.get("valid_frac", 0.1)))
     created = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
-    digest = hashlib.sha1(f"{model}{relations}{seed}{created}{time.time_ns()}".encode()).hexdigest()[:8]
-    run_id = f"{model.lower()}-s{seed}-{created[:19].replace(':', '').replace('-', '')}-{digest}"
+    # The run id names the experiment (model, settings, the exported graph, the code), not the time:
+    # re-running the same experiment on the same data gives the same id, so its predictions replace
+    # the earlier ones instead of piling up beside them (`make up` twice = the same graph).
+    experiment = {"model": model.lower(), "relations": relations, "epochs": epochs, "seed": seed,
+                  "split_mode": split_mode, "params": params, "source": source,
+                  "export_relations": asked_export, "baselines": bool(baselines),
+                  "graph": tr.checksum(), "code_version": _code_version()}
+    digest = hashlib.sha1(json.dumps(experiment, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    run_id = f"{model.lower()}-s{seed}-{digest}"
     rdir = runs_dir(settings) / run_id
     (rdir / "plots").mkdir(parents=True, exist_ok=True)
 
@@ -187,13 +232,16 @@ def train(model: str = "rotate", relations=("TREATS",), epochs: int = 5, seed: i
     run = {
         "run_id": run_id, "model": model.lower(), "relations": relations, "epochs": epochs, "seed": seed,
         "params": {**params, **{k: v for k, v in main_info.get("params", {}).items() if v is not None}},
-        "split": sp.describe(), "export": {"source": source, "relations": export_relations, "edges": len(tr),
+        "split": sp.describe(), "export": {"source": source,
+                                           "source_version": _source_version(drv, settings.neo4j_database, source),
+                                           "relations": export_relations, "edges": len(tr),
                                            "entities": tr.num_entities, "checksum": tr.checksum()},
         "metrics": {r: {k: {kk: vv for kk, vv in v.items()} for k, v in metrics[r].items()} for r in relations},
         "validation_metrics": valid_metrics,
         "training": {k: v for k, v in main_info.items() if k not in ("params", "losses", "pykeen_metrics")},
         "losses": main_info.get("losses"), "timings": timings, "calibration": calib,
-        "release": _release(drv, settings.neo4j_database), "code_version": _code_version(), "created_at": created,
+        "release": _release(drv, settings.neo4j_database, source), "code_version": _code_version(),
+        "created_at": created,
     }
     (rdir / "run.json").write_text(json.dumps(run, indent=2, default=str))
     return run_id
@@ -285,6 +333,10 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     run, tr, sp, sc = load_run(run_id, settings)
     if relation not in PREDICTED_TYPE:
         raise ValueError(f"no predicted type for {relation!r}: one of {sorted(PREDICTED_TYPE)}")
+    if relation not in run["relations"]:
+        # its edges were all training edges: no held-out edge evaluated, calibrated or selected the model
+        raise ValueError(f"run {run_id} was trained to predict {run['relations']}, not {relation!r}: "
+                         f"train a run with --relations {relation}")
     rel = tr.relation_id(relation)
     cand_h, cand_t = candidates(tr, tr.mapped, rel)
     if heads is not None:

@@ -3,7 +3,7 @@
 For relation r with subject label S and object label O, the candidates are all (s, o) pairs
 with s in S and o in O. Scores are computed in blocks of heads (never a Python list of pairs);
 the block scores of the S x O candidates are kept as a float32 matrix only when it has at most
-``max_dense`` cells, otherwise negatives are subsampled (and the result says so).
+``max_dense`` cells, otherwise the evaluation refuses (ValueError) rather than subsample.
 
 Metrics:
 - filtered MRR and Hits@1/3/10 (both sides: the tail among O for (h, r, ?), the head among S for

@@ -5,8 +5,12 @@ probability, rank, rank_of ('subject': rank among the subject's predictions, e.g
 diseases; 'object': among the object's, e.g. a disease's genes), model, run_id, release,
 agent_type: 'computational_model', knowledge_level:
 'prediction', known, explanation_paths, explanation_contributions, explanation_json}]->(o), and
-one (:ModelRun {id, model, params, metrics, release, created_at})-[:PREDICTED_FOR]->(s) per
-subject with predictions.
+one (:ModelRun {id, model, params, metrics, release, created_at, epochs, relations, split, export,
+code_version})-[:PREDICTED_FOR]->(s) per subject with predictions.
+
+``known``: a *curated* edge of the predicted relation already joins the pair. Text-mined edges
+(``agent_type: 'text_mining_agent'``, e.g. a BioRED Negative_Correlation loaded as TREATS from one
+sentence) do not count, as everywhere in the API (service/queries.py).
 
 Re-writing a run deletes its previous edges and writes the new ones in the same transaction
 (readers see the old or the new set, never a mix); deleting a run removes only its edges and its
@@ -43,6 +47,9 @@ def write_predictions(drv, database: str, run: dict, relation: str, rows: list[d
         "metrics": json.dumps(run.get("metrics", {}), sort_keys=True), "release": run.get("release"),
         "created_at": run.get("created_at"), "split": json.dumps(run.get("split", {}), sort_keys=True),
         "code_version": run.get("code_version"),
+        # what else it takes to reproduce the run: maximum epochs, target relations, the exported graph
+        "epochs": run.get("epochs"), "relations": list(run.get("relations") or []),
+        "export": json.dumps(run.get("export", {}), sort_keys=True, default=str),
     }
     q_create = f"""
 UNWIND $rows AS row
@@ -50,7 +57,7 @@ MATCH (s:{s_label} {{id: row.s}})
 MATCH (o:{o_label} {{id: row.o}})
 CREATE (s)-[p:{ptype}]->(o)
 SET p.score = row.score, p.probability = row.probability, p.rank = row.rank, p.rank_of = $rank_of,
-    p.known = EXISTS {{ MATCH (s)-[:`{relation}`]->(o) }},
+    p.known = EXISTS {{ MATCH (s)-[k:`{relation}`]->(o) WHERE coalesce(k.agent_type, '') <> 'text_mining_agent' }},
     p.model = $model, p.run_id = $run_id, p.release = $release,
     p.agent_type = 'computational_model', p.knowledge_level = 'prediction',
     p.primary_knowledge_source = 'infores:targetkg', p.source_version = $code_version,
@@ -70,10 +77,11 @@ MERGE (m)-[:PREDICTED_FOR {{relation: $ptype}}]->(s)
         tx.run("MERGE (m:ModelRun {id: $p.id}) SET m += $p", p=run_props)
         n = 0
         for i in range(0, len(rows), BATCH):
-            tx.run(q_create, rows=rows[i:i + BATCH], model=run["model"], run_id=run["run_id"],
-                   release=run.get("release"), code_version=run.get("code_version"), relation=relation,
-                   rank_of=rank_of).consume()
-            n += len(rows[i:i + BATCH])
+            summary = tx.run(q_create, rows=rows[i:i + BATCH], model=run["model"], run_id=run["run_id"],
+                             release=run.get("release"), code_version=run.get("code_version"), relation=relation,
+                             rank_of=rank_of).consume()
+            # the edges really created: a row whose subject or object is not in the graph writes none
+            n += summary.counters.relationships_created
         ids = sorted({r["s"] for r in rows})
         for i in range(0, len(ids), BATCH):
             tx.run(q_link, ids=ids[i:i + BATCH], run_id=run["run_id"], ptype=ptype).consume()
