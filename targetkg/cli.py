@@ -422,7 +422,7 @@ def train_cmd(
                 write_run = train(model=best, relations=relations, epochs=0, seed=seed, split_mode=split,
                                   baselines=False, config=cfg)
         for relation in targets:
-            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=3, per=predict_per)
+            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=10, per=predict_per)
             console.print(f"wrote {relation} predictions of run {write_run}: "
                           + ", ".join(f"{k}={v}" for k, v in res.items() if isinstance(v, (int, float, str))))
 

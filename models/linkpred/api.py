@@ -321,7 +321,9 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     ``relation``; ``rank`` counts within that subject or object (``rank_of``). With ``write`` they
     replace the run's previous predictions of that type in Neo4j. Explanations (top ``n_paths``
     path-count paths with contributions) for the first ``explain_top`` predictions of each
-    subject or object (None: all)."""
+    subject or object (None: all). Pairs without evidence (``Scorer.no_evidence_score``: for
+    path-count, no path joins them) are left out, so a subject can get fewer than ``top_k``;
+    ``without_evidence`` counts them."""
     from targetkg.graph.connection import driver
 
     from targetkg.settings import get_settings
@@ -344,6 +346,15 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
         cand_h = np.asarray(sorted(e2i[h] for h in heads if h in e2i), dtype=np.int64)
     t0 = time.time()
     H, T, S, R = (top_k_per_head if per == "subject" else top_k_per_tail)(sc, rel, cand_h, cand_t, k)
+    # A pair the model has no evidence for (path-count: no path joins it) is not a prediction:
+    # its score is the model's floor, shared by thousands of pairs, and its rank among them is
+    # arbitrary. Ranks stay 1..n, as such pairs sort last.
+    floor = sc.no_evidence_score(rel) if hasattr(sc, "no_evidence_score") else None
+    without_evidence = 0
+    if floor is not None:
+        keep = S > floor
+        without_evidence = int((~keep).sum())
+        H, T, S, R = H[keep], T[keep], S[keep], R[keep]
     cal = run["calibration"].get(relation) or calibrate(sc, tr, sp, relation)
     P = probability(cal, S)
     cur = tr.of_relation(relation)
@@ -372,6 +383,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
                      "expl": ex_json})
     t_explain = time.time() - t0
     out = {"run_id": run_id, "relation": relation, "type": PREDICTED_TYPE[relation], "per": per, "n": len(rows),
+           "without_evidence": without_evidence,
            "score_s": t_score, "explain_s": t_explain, "predictions": rows}
     if write:
         t0 = time.time()

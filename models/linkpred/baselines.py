@@ -25,6 +25,10 @@ class Scorer:
     def score_block(self, rel: int, heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def no_evidence_score(self, rel: int) -> float | None:
+        """The score of a pair the model has no evidence about (None: every pair has some)."""
+        return None
+
     def score_pairs(self, rel: int, heads: np.ndarray, tails: np.ndarray, batch: int = 4096) -> np.ndarray:
         """Scores of individual (head, tail) pairs (via blocks over unique heads)."""
         out = np.empty(len(heads), dtype=np.float32)
@@ -189,6 +193,11 @@ class PathCountScorer(Scorer):
                 blk = self._dwpc_block(mp, uh[s:s + 512], ut)
                 X[m, j] = blk[inv[m] - s, tinv[m]]
         return X
+
+    def no_evidence_score(self, rel: int) -> float | None:
+        """No path of any metapath joins the pair: the score is the intercept (as float32, like
+        `score_block`), and its rank among such pairs is arbitrary."""
+        return float(np.float32(self.models[rel]["intercept"]))
 
     def score_block(self, rel, heads, tails):
         model = self.models[rel]
