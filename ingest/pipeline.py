@@ -207,6 +207,8 @@ def ingest(name: str, from_dir: Path | None = None, release: str | None = None,
 
     settings = settings or get_settings()
     release = release or settings.release or default_release()
+    if reject_file is not None and not skip_bad_lines:
+        raise ValueError("reject_file is used with skip_bad_lines=True only (strict mode stops at the first bad line)")
     if skip_bad_lines and reject_file is None:
         reject_file = settings.home / "rejects" / f"{name}-{release}.jsonl"
     if reject_file is not None and reject_file.exists():

@@ -211,6 +211,9 @@ def ingest_cmd(
 
     `literature` takes a file (PubMed XML, PubTator, JSONL/text) in --from and runs the NLP pipeline."""
     from targetkg.graph.connection import Neo4jUnavailable
+    if reject_file is not None and not skip_bad_lines:
+        # strict mode rejects nothing: the file would stay empty (and an old one be deleted)
+        fail("--reject-file is used with --skip-bad-lines only; without it the first malformed line stops the load")
     if source == "literature":
         if from_dir is None:
             fail("ingest literature needs --from FILE (PubMed/MEDLINE XML, PubTator or JSONL)")

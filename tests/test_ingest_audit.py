@@ -109,3 +109,20 @@ def test_bad_line_keeps_everything_read_before_it(empty_db, settings, tmp_path):
     assert err.value.line == 2000 and err.value.field == "pathway_id"
     assert q(empty_db, "MATCH ()-[r:PARTICIPATES_IN]->() RETURN count(r) AS c")[0]["c"] == before
     assert q(empty_db, "MATCH (p:Pathway) RETURN count(p) AS c")[0]["c"] == 2848
+
+
+def test_reject_file_without_skip_mode_is_refused(tmp_path):
+    """--reject-file in strict mode used to be accepted, ignored, and to delete an existing file."""
+    import subprocess
+
+    from conftest import cli_env, targetkg_cmd
+    from targetkg.ingest.pipeline import ingest
+
+    old = tmp_path / "rejects.jsonl"
+    old.write_text('{"line": 1}\n')
+    proc = subprocess.run([*targetkg_cmd(), "ingest", "reactome", "--reject-file", str(old)], capture_output=True,
+                          text=True, env=cli_env(), timeout=120)
+    assert proc.returncode == 1 and "--skip-bad-lines" in proc.stderr + proc.stdout
+    with pytest.raises(ValueError, match="skip_bad_lines"):
+        ingest("reactome", REACTOME, reject_file=old)
+    assert old.read_text() == '{"line": 1}\n'  # nothing deleted
