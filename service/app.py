@@ -240,6 +240,10 @@ class ModelRunSummary(BaseModel):
     params: dict[str, Any] = {}
     metrics: dict[str, Any] = Field({}, description="held-out metrics: {relation: {model or baseline: {auroc_*, auprc_*, mrr, hits_at_10, ...}}}")
     split: dict[str, Any] = {}
+    relations: list[str] = Field([], description="the target relations the run held out and was evaluated on")
+    epochs: int | None = Field(None, description="maximum training epochs (early stopping may end sooner)")
+    export: dict[str, Any] = Field({}, description="the graph it learned from: source, source_version, relations, "
+                                                   "edges, entities, checksum")
 
 
 class RunsResponse(Envelope):
@@ -817,7 +821,9 @@ def create_app() -> FastAPI:
         return ModelRunSummary(id=props["id"], model=props.get("model"), created_at=props.get("created_at"),
                                release=props.get("release"), code_version=props.get("code_version"),
                                predicted_types=sorted(types), subjects=int(row.get("subjects") or 0),
-                               params=parsed("params"), metrics=parsed("metrics"), split=parsed("split"))
+                               params=parsed("params"), metrics=parsed("metrics"), split=parsed("split"),
+                               relations=list(props.get("relations") or []), epochs=props.get("epochs"),
+                               export=parsed("export"))
 
     @app.get("/runs", response_model=RunsResponse)
     def model_runs(model: str | None = Query(None, description="only runs of this model (e.g. rgcn, rotate)")):

@@ -24,7 +24,9 @@ def _run(run_id: str, model: str, created_at: str) -> dict:
             # an empty test set gives NaN metrics; the API must still answer (JSON has no NaN)
             "metrics": {"TREATS": {model: {"auroc_all": 0.81, "mrr": 0.1, "hits_at_10": 0.25},
                                    "degree": {"auroc_all": 0.8, "mrr": 0.09, "hits_at_10": 0.2},
-                                   "path_count": {"auroc_all": 0.84, "mrr": float("nan"), "hits_at_10": 0.39}}}}
+                                   "path_count": {"auroc_all": 0.84, "mrr": float("nan"), "hits_at_10": 0.39}}},
+            "epochs": 150, "relations": ["TREATS"],
+            "export": {"source": "infores:hetionet", "source_version": "v1.0", "edges": 33007, "checksum": "abc"}}
 
 
 @pytest.fixture()
@@ -70,6 +72,9 @@ def test_runs_lists_model_runs_with_metrics(api, written_runs):
     assert run["metrics"]["TREATS"]["degree"]["auroc_all"] == 0.8
     assert run["metrics"]["TREATS"]["path_count"]["mrr"] is None  # NaN -> null
     assert run["params"] == {"dim": 32, "epochs": 3} and run["split"]["mode"] == "hold_out_drugs"
+    # what it takes to reproduce the run travels with it
+    assert run["relations"] == ["TREATS"] and run["epochs"] == 150
+    assert run["export"] == {"source": "infores:hetionet", "source_version": "v1.0", "edges": 33007, "checksum": "abc"}
     assert body["release"] and body["total"] == len(body["runs"])
     only = api.get("/runs", params={"model": "rotate"}).json()["runs"]
     assert [r["id"] for r in only if r["id"] in (RUN_ID, OTHER_RUN)] == [OTHER_RUN]
