@@ -425,7 +425,7 @@ def train_cmd(
                 write_run = train(model=best, relations=relations, epochs=0, seed=seed, split_mode=split,
                                   baselines=False, config=cfg)
         for relation in targets:
-            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, explain_top=10, per=predict_per)
+            res = predict(write_run, relation=relation, top_k=predict_top_k, write=True, per=predict_per)
             console.print(f"wrote {relation} predictions of run {write_run}: "
                           + ", ".join(f"{k}={v}" for k, v in res.items() if isinstance(v, (int, float, str))))
 
@@ -438,14 +438,16 @@ def predict_cmd(
     per: str = typer.Option("subject", help="'subject': top K per subject (a drug's best diseases); 'object': per object "
                             "(a disease's best genes)."),
     write: bool = typer.Option(False, "--write", help="Write PREDICTED_* edges and the ModelRun node to Neo4j."),
-    explain_top: int = typer.Option(10, help="Explain the first N predictions of each subject (or object)."),
+    explain_top: Optional[int] = typer.Option(None, help="Explain only the first N predictions of each subject (or object) (default: every prediction gets its top paths and contributions)."),
+    detail_top: Optional[int] = typer.Option(10, help="The first N predictions of each subject also get explanation_json (metapaths, node ids)."),
 ):
     """Score candidates in batches, keep top-k per subject or object, optionally write them back with explanations."""
     from targetkg.graph.connection import Neo4jUnavailable
     from targetkg.models.linkpred.api import predict
 
     try:
-        res = predict(run, relation=relation, top_k=top_k, write=write, explain_top=explain_top, per=per)
+        res = predict(run, relation=relation, top_k=top_k, write=write, explain_top=explain_top, per=per,
+                      detail_top=detail_top)
     except ValueError as exc:
         fail(str(exc))
     except Neo4jUnavailable as exc:

@@ -227,7 +227,7 @@ def test_pathcount_writes_no_prediction_without_evidence(warehouse, settings):
         per_head = (scores > floor).sum(axis=1)
         k = 100
         assert (per_head < k).any()  # some drugs have fewer than k pairs with a path
-        out = api.predict(run_id, "TREATS", top_k=k, write=True, settings=settings, explain_top=None)
+        out = api.predict(run_id, "TREATS", top_k=k, write=True, settings=settings)  # default: explain every one
         assert out["n"] == sum(min(k, int(c)) for c in per_head) > 0
         assert out["without_evidence"] == len(heads) * min(k, len(tails)) - out["n"]
         rows = out["predictions"]
@@ -238,5 +238,14 @@ def test_pathcount_writes_no_prediction_without_evidence(warehouse, settings):
             ranks.setdefault(r["s"], []).append(r["rank"])
         assert all(sorted(v) == list(range(1, len(v) + 1)) for v in ranks.values())
         assert out["written"] == out["n"]
+        # stored: every written prediction has its paths and contributions; the first 10 per drug
+        # also the detailed JSON
+        stored = _q(warehouse, settings, "MATCH ()-[p:PREDICTED_TREATS {run_id: $r}]->() RETURN "
+                    "sum(CASE WHEN size(p.explanation_paths) > 0 AND size(p.explanation_paths) = "
+                    "size(p.explanation_contributions) THEN 1 ELSE 0 END) AS explained, "
+                    "sum(CASE WHEN p.explanation_json <> '[]' THEN 1 ELSE 0 END) AS detailed, "
+                    "sum(CASE WHEN p.explanation_json <> '[]' AND p.rank > 10 THEN 1 ELSE 0 END) AS deep", r=run_id)[0]
+        assert stored["explained"] == out["n"] and stored["deep"] == 0
+        assert stored["detailed"] == sum(min(10, int(c)) for c in per_head)
     finally:
         api.delete_run(run_id, settings=settings, files=True)

@@ -314,14 +314,16 @@ def _fmt_path(tr: Triples, e: dict) -> str:
 
 
 def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool = True,
-            settings=None, explain_top: int | None = 10, n_paths: int = 5, heads: list[str] | None = None,
-            per: str = "subject") -> dict:
+            settings=None, explain_top: int | None = None, n_paths: int = 5, heads: list[str] | None = None,
+            per: str = "subject", detail_top: int | None = 10) -> dict:
     """Top-k predictions per subject (``per="subject"``: the best diseases for each drug) or per
     object (``per="object"``: the best genes for each disease, i.e. predicted targets) for
     ``relation``; ``rank`` counts within that subject or object (``rank_of``). With ``write`` they
-    replace the run's previous predictions of that type in Neo4j. Explanations (top ``n_paths``
-    path-count paths with contributions) for the first ``explain_top`` predictions of each
-    subject or object (None: all). Pairs without evidence (``Scorer.no_evidence_score``: for
+    replace the run's previous predictions of that type in Neo4j. Explanations: the top ``n_paths``
+    path-count paths with their contributions (``explanation_paths``/``_contributions``) for the
+    first ``explain_top`` predictions of each subject or object (None: every prediction); the
+    first ``detail_top`` of them also get ``explanation_json`` (metapaths and node ids, ~3x the
+    size: for all 86k predictions of a top-100 TREATS write it would not fit one transaction). Pairs without evidence (``Scorer.no_evidence_score``: for
     path-count, no path joins them) are left out, so a subject can get fewer than ``top_k``;
     ``without_evidence`` counts them."""
     from targetkg.graph.connection import driver
@@ -375,6 +377,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
             ex = explained[i]
             paths = [_fmt_path(tr, e) for e in ex]
             contribs = [float(e["contribution"]) for e in ex]
+        if i in explained and (detail_top is None or r <= detail_top):
             ex_json = json.dumps([{"metapath": e["metapath"], "path": pa, "contribution": c,
                                    "nodes": [tr.entities[n] for n in e["nodes"]]}
                                   for e, pa, c in zip(ex, paths, contribs)])
