@@ -47,11 +47,11 @@ def duplicate_edges(drv) -> int:
                   "RETURN coalesce(sum(n - 1), 0) AS extra")[0]["extra"]
 
 
-@pytest.mark.parametrize("batch_size", [100])
-def test_fresh_load_never_creates_an_edge_twice(empty_db, settings, tmp_path, batch_size):
+def test_fresh_load_never_creates_an_edge_twice(empty_db, settings, tmp_path):
     from conftest import graph_checksum
     from targetkg.ingest.pipeline import ingest
 
+    batch_size = 100  # a batch then opens with repeats of edges created in the batch before
     d = overlapping_pc_files(tmp_path)
     rep = ingest("pathwaycommons", d, release="a1", batch_size=batch_size, progress=False, settings=settings)
     assert rep.edges == 350  # rows written: 150 + 150 + 50
