@@ -365,11 +365,14 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     # explanations: path-count contributions on the run's training graph
     t0 = time.time()
     expl_sc = sc if isinstance(sc, PathCountScorer) else PathCountScorer(tr, sp.train, [relation], seed=run["seed"])
-    # explained pairs grouped by tail: the path-count scorer caches the tail's reachability vectors
-    todo = [i for i, r in enumerate(R.tolist()) if explain_top is None or r <= explain_top]
+    # explained a tail at a time: all its heads are walked together (PathCountScorer.explain_many)
+    todo = np.asarray([i for i, r in enumerate(R.tolist()) if explain_top is None or r <= explain_top],
+                      dtype=np.int64)
     explained = {}
-    for i in sorted(todo, key=lambda i: (int(T[i]), i)):
-        explained[i] = expl_sc.explain(rel, int(H[i]), int(T[i]), top=n_paths)
+    for tail in np.unique(T[todo]).tolist():
+        idx = todo[T[todo] == tail]
+        for i, ex in zip(idx.tolist(), expl_sc.explain_many(rel, H[idx], tail, top=n_paths)):
+            explained[i] = ex
     rows = []
     for i, (h, t, s, r, p) in enumerate(zip(H.tolist(), T.tolist(), S.tolist(), R.tolist(), P.tolist())):
         paths, contribs, ex_json = [], [], "[]"

@@ -209,71 +209,113 @@ class PathCountScorer(Scorer):
         return out.astype(np.float32)
 
     # -- explanations --
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_back_cache", None)
-        return state
-
-    def _back(self, rel: int, j: int, es: list, tail: int) -> list:
-        """Backward reachability of ``tail`` along metapath ``j`` (one vector per step). Depends on
-        the tail only, so the vectors of the last tail are cached (explain pairs grouped by tail)."""
-        cache = getattr(self, "_back_cache", None)
-        if cache is None or cache[0] != (rel, tail):
-            cache = ((rel, tail), {})
-            self._back_cache = cache
-        if j in cache[1]:
-            return cache[1][j]
-        back = [None] * len(es)
-        # column of the last edge from its CSC copy (a CSR column slice scans the whole matrix)
-        last = es[-1].csc()
+    def _backward(self, es: list, tail: int) -> tuple[list, list]:
+        """Per step k of a metapath, for every node v: the summed weight of the paths from v to
+        ``tail`` along steps k.. (``back``; back[0][head] is the pair's DWPC) and the weight of the
+        best single one (``best``, a max-product pass), which bounds any partial path through v."""
+        last = es[-1].csc()  # a CSR column slice scans the whole matrix
         v = np.zeros(last.shape[0])
         lo, hi = last.indptr[tail], last.indptr[tail + 1]
         v[last.indices[lo:hi]] = last.data[lo:hi]
-        back[-1] = v
+        back, best = [None] * len(es), [None] * len(es)
+        back[-1] = best[-1] = v
         for k in range(len(es) - 2, -1, -1):
-            back[k] = es[k].W @ back[k + 1]
-        cache[1][j] = back
-        return back
+            W = es[k].W
+            back[k] = W @ back[k + 1]
+            prod = W.data * best[k + 1][W.indices]
+            rows = np.flatnonzero(np.diff(W.indptr))
+            b = np.zeros(W.shape[0])
+            if len(rows):
+                b[rows] = np.maximum.reduceat(prod, W.indptr[rows])
+            best[k] = b
+        return back, best
 
-    def explain(self, rel: int, head: int, tail: int, top: int = 5, per_metapath: int = 20) -> list[dict]:
-        """Top supporting paths of (head, tail): nodes (entity indices), relation names and
-        directions, and contribution = the metapath's term in the score, shared among its paths in
-        proportion to their degree-weighted path weight."""
+    def explain(self, rel: int, head: int, tail: int, top: int = 5) -> list[dict]:
+        """Top supporting paths of one pair (see :meth:`explain_many`)."""
+        return self.explain_many(rel, np.asarray([head]), tail, top=top)[0]
+
+    def explain_many(self, rel: int, heads, tail: int, top: int = 5, max_frontier: int = 2_000_000) -> list[list[dict]]:
+        """The ``top`` supporting paths of each pair (head, ``tail``): nodes (entity indices),
+        relation names and directions, and contribution = the metapath's term in the score, shared
+        among its paths in proportion to their degree-weighted path weight. Paths are walks, as the
+        score counts them (a matrix product), so the contributions of all of a metapath's paths sum
+        to its term; a walk may pass the tail itself (drug -ameliorates-> the disease -similar->
+        another -similar-> the disease: the score rests on the drug already palliating it).
+        All heads of one tail are walked together, step by step, keeping for each head the
+        ``top`` partial paths with the best completion (``_backward``'s max-product pass, an exact
+        bound): the result is the true top, not a sample of the paths."""
         model = self.models[rel]
-        found = []
+        heads = np.asarray(heads, dtype=np.int64)
+        keep_n = top
+        per_mp = []  # (metapath index, pair, contribution, nodes) of each metapath's top paths
         for j, mp in enumerate(model["metapaths"]):
             coef = model["coef"][j]
             if coef <= 0:
                 continue
             es = [self.edges[i] for i in mp]
-            back = self._back(rel, j, es, tail)
-            total = back[0][head]
-            if total <= 0:
+            back, best = self._backward(es, tail)
+            total = back[0][heads]
+            live = np.flatnonzero(total > 0)
+            if not len(live):
                 continue
             term = coef * np.log1p(total / model["scale"][j])
-            paths = []
+            pair, w, nodes = self._walk(es, best, heads, live, tail, keep_n, max_frontier)
+            per_mp.append((j, pair, term[pair] * w / total[pair], nodes))
+        found: list[list[dict]] = [[] for _ in heads]
+        if not per_mp:
+            return found
+        # the overall top per pair, across metapaths, before any dict is built
+        pair = np.concatenate([p for _, p, _, _ in per_mp])
+        share = np.concatenate([c for _, _, c, _ in per_mp])
+        which = np.concatenate([np.full(len(p), m) for m, (_, p, _, _) in enumerate(per_mp)])
+        row = np.concatenate([np.arange(len(p)) for _, p, _, _ in per_mp])
+        order = np.lexsort((-share, pair))
+        pair, share, which, row = pair[order], share[order], which[order], row[order]
+        keep = (np.arange(len(pair)) - np.searchsorted(pair, pair, side="left")) < top
+        names = {}
+        for p, c, m, r in zip(pair[keep].tolist(), share[keep].tolist(), which[keep].tolist(), row[keep].tolist()):
+            j, _, _, nodes = per_mp[m]
+            if j not in names:
+                es = [self.edges[i] for i in model["metapaths"][j]]
+                names[j] = (" / ".join(e.abbrev() for e in es), [e.rel_name for e in es], [e.forward for e in es])
+            name, relations, forward = names[j]
+            found[p].append({"metapath": name, "nodes": nodes[r].tolist(), "relations": relations,
+                             "forward": forward, "contribution": float(c)})
+        return found
 
-            def walk(node, k, weight, nodes):
-                if len(paths) >= 10 * per_metapath:
-                    return
-                W = es[k].W  # row slice through indptr (scipy's W[node] costs ~100x more)
-                lo, hi = W.indptr[node], W.indptr[node + 1]
-                for nxt, wv in zip(W.indices[lo:hi].tolist(), W.data[lo:hi].tolist()):
-                    if k == len(es) - 1:
-                        if nxt == tail:
-                            paths.append((weight * wv, nodes + [int(nxt)]))
-                    elif back[k + 1][nxt] > 0 and nxt not in nodes:
-                        walk(nxt, k + 1, weight * wv, nodes + [int(nxt)])
-
-            walk(head, 0, 1.0, [int(head)])
-            paths.sort(key=lambda p: -p[0])
-            for pw, nodes in paths[:per_metapath]:
-                found.append({
-                    "metapath": " / ".join(e.abbrev() for e in es),
-                    "nodes": nodes,
-                    "relations": [e.rel_name for e in es],
-                    "forward": [e.forward for e in es],
-                    "contribution": float(term * pw / total),
-                })
-        found.sort(key=lambda d: -d["contribution"])
-        return found[:top]
+    @staticmethod
+    def _walk(es, best, heads, pairs, tail, keep_n, max_frontier):
+        """Expand the partial paths of ``pairs`` (indices into ``heads``) along the metapath,
+        pruned per pair to the ``keep_n`` best bounds; the complete paths: (pair, weight, nodes),
+        at most ``keep_n`` per pair. A step expands its frontier in slices of at most about
+        ``max_frontier`` neighbours, so a hub (a side effect of a thousand drugs) stays cheap."""
+        pair, w, nodes = pairs, np.ones(len(pairs)), heads[pairs][:, None]
+        for k, e in enumerate(es):
+            W = e.W
+            final = k == len(es) - 1
+            starts = W.indptr[nodes[:, -1]]
+            cnt = W.indptr[nodes[:, -1] + 1] - starts
+            ends = np.cumsum(cnt)
+            cuts = [0] + np.searchsorted(ends, np.arange(max_frontier, int(ends[-1]) if len(ends) else 0,
+                                                        max_frontier), side="right").tolist() + [len(cnt)]
+            parts = []
+            for lo, hi in zip(cuts[:-1], cuts[1:]):
+                if hi <= lo:
+                    continue
+                c = cnt[lo:hi]
+                src = lo + np.repeat(np.arange(hi - lo), c)
+                pos = starts[src] + np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+                nxt = W.indices[pos]
+                ok = (nxt == tail) if final else (best[k + 1][nxt] > 0)
+                parts.append((src[ok], nxt[ok], w[src[ok]] * W.data[pos[ok]]))
+            src = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            nxt = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+            w = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
+            pair, nodes = pair[src], np.column_stack([nodes[src], nxt])
+            bound = w if final else w * best[k + 1][nxt]
+            order = np.lexsort((-bound, pair))
+            pair, w, nodes = pair[order], w[order], nodes[order]
+            rank = np.arange(len(pair)) - np.searchsorted(pair, pair, side="left")
+            keep = rank < keep_n
+            pair, w, nodes = pair[keep], w[keep], nodes[keep]
+        return pair, w, nodes
