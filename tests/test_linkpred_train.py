@@ -58,9 +58,13 @@ def test_kge_by_name_pykeen(warehouse, settings):
     m = run["metrics"]["TREATS"]["distmult"]
     assert 0 <= m["pykeen"]["mrr"] <= 1 and 0 <= m["mrr"] <= 1  # PyKEEN's own filtered evaluator, and ours
     assert run["split"]["mode"] == "random" and len(run["losses"]) == 2
-    # PyKEEN's early stopper ran on the validation TREATS edges after every epoch
+    # PyKEEN's early stopper ran on the validation TREATS edges after every epoch, with the shared
+    # evaluation's MRR (the one model selection uses) as its metric
     tr_info = run["training"]
-    assert len(tr_info["validation_inverse_harmonic_mean_rank"]) == 2
+    assert len(tr_info["validation_mrr"]) == 2
+    assert tr_info["best_validation"] in tr_info["validation_mrr"]
+    # the best epoch's weights were restored: the run's own validation figure is the stopper's best
+    assert run["validation_metrics"]["TREATS"]["distmult"]["mrr"] == pytest.approx(tr_info["best_validation"])
     assert m["converge_epochs"] == tr_info["best_epoch"] in (1, 2) and m["epochs_run"] == 2
     assert 0 < m["epoch_s"] <= m["converge_s"] and run["params"]["loss"] == "SoftplusLoss"
     assert run["validation_metrics"]["TREATS"]["distmult"]["n_test"] == run["split"]["valid"]
