@@ -29,7 +29,7 @@ import time
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rotate-epochs", type=int, default=100,
-                    help="max epochs (early stopping; RotatE converged at epoch 56 of 62 here, 12 s/epoch on 2 idle threads)")
+                    help="max epochs (early stopping; RotatE converged at epoch 56 of 62 here, 12-14 s/epoch on 2 idle threads)")
     ap.add_argument("--gcn-epochs", type=int, default=100, help="max epochs (early stopping)")
     ap.add_argument("--top-k", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
