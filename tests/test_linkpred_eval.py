@@ -131,3 +131,24 @@ def test_tied_scores_get_the_realistic_rank():
     assert np.isclose(m["mrr"], np.mean(1 / ranks)) and m["mrr"] < 0.2
     assert m["hits_at_10"] == np.mean(ranks <= 10) and m["hits_at_1"] == 0.0
     assert m["auroc_all"] == 0.5 and m["auroc_degree_matched"] == 0.5
+
+
+def test_kge_early_stopping_uses_the_shared_validation():
+    """PyKEEN's stopper, with the shared evaluation as its metric: the restored best weights score
+    the stopper's best validation MRR; a first target without validation edges means no stopper."""
+    from targetkg.models.linkpred.kge import train_kge
+    from targetkg.models.linkpred.splits import Split
+
+    tr = _graph(2)
+    sp = split(tr, ["TREATS"], mode="random", seed=0)
+    params = {"embedding_dim": 8, "batch_size": 64, "es_frequency": 1, "es_patience": 2, "es_delta": 0.0}
+    sc, info = train_kge("distmult", tr, sp, epochs=4, seed=0, params=params, evaluate_pykeen=False)
+    assert len(info["validation_mrr"]) == info["epochs_run"] >= 3
+    vs = Split(sp.train, np.zeros((0, 3), dtype=np.int64), sp.valid, ["TREATS"], sp.mode, sp.seed)
+    assert evaluate(sc, tr, vs, "TREATS")["mrr"] == info["best_validation"]
+    # validation edges of another relation only
+    tr2 = Triples(tr.entities, tr.labels, ["TREATS", "OTHER"], np.concatenate([tr.mapped, sp.valid * [1, 0, 1] + [0, 1, 0]]))
+    other = tr2.mapped[tr2.mapped[:, 1] == 1]
+    no_valid = Split(sp.train, other, sp.test, ["TREATS"], sp.mode, sp.seed)
+    _, info = train_kge("distmult", tr2, no_valid, epochs=2, seed=0, params=params, evaluate_pykeen=False)
+    assert "validation_mrr" not in info and info["epochs_run"] == 2

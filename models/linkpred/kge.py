@@ -172,13 +172,15 @@ def train_kge(model: str, tr, split, epochs: int, seed: int, params: dict | None
         if p.get("loss_kwargs"):
             kw["loss_kwargs"] = dict(p["loss_kwargs"])
     stop_times: list[float] = []
-    use_es = bool(p["early_stopping"]) and has_valid
+    # the stopper validates on the first target's validation edges (none: no early stopping)
+    validation = _SharedValidation(tr, split, split.targets[0], key, seed) if has_valid else None
+    use_es = bool(p["early_stopping"]) and validation is not None and len(validation.split.test) > 0
     if use_es:
         kw["stopper"] = _shared_validation_stopper()
         kw["stopper_kwargs"] = {
             "frequency": int(p["es_frequency"]), "patience": int(p["es_patience"]),
             "relative_delta": float(p["es_delta"]), "metric": "mrr", "larger_is_better": True,
-            "validation": _SharedValidation(tr, split, split.targets[0], key, seed),
+            "validation": validation,
             "result_callbacks": [lambda stopper, result, epoch: stop_times.append(time.time())],
         }
     if eval_entities is not None:
