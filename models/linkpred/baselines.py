@@ -246,7 +246,6 @@ class PathCountScorer(Scorer):
         bound): the result is the true top, not a sample of the paths."""
         model = self.models[rel]
         heads = np.asarray(heads, dtype=np.int64)
-        keep_n = top
         per_mp = []  # (metapath index, pair, contribution, nodes) of each metapath's top paths
         for j, mp in enumerate(model["metapaths"]):
             coef = model["coef"][j]
@@ -259,7 +258,7 @@ class PathCountScorer(Scorer):
             if not len(live):
                 continue
             term = coef * np.log1p(total / model["scale"][j])
-            pair, w, nodes = self._walk(es, best, heads, live, tail, keep_n, max_frontier)
+            pair, w, nodes = self._walk(es, best, heads, live, tail, top, max_frontier)
             per_mp.append((j, pair, term[pair] * w / total[pair], nodes))
         found: list[list[dict]] = [[] for _ in heads]
         if not per_mp:
