@@ -323,9 +323,9 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     path-count paths with their contributions (``explanation_paths``/``_contributions``) for the
     first ``explain_top`` predictions of each subject or object (None: every prediction); the
     first ``detail_top`` of them also get ``explanation_json`` (metapaths and node ids, ~3x the
-    size: for all 86k predictions of a top-100 TREATS write it would not fit one transaction). Pairs without evidence (``Scorer.no_evidence_score``: for
-    path-count, no path joins them) are left out, so a subject can get fewer than ``top_k``;
-    ``without_evidence`` counts them."""
+    size: for all 86k predictions of a top-100 TREATS write it would not fit one transaction).
+    Pairs without evidence (``Scorer.no_evidence_score``: for path-count, no path joins them) are
+    left out, so a subject can get fewer than ``top_k``; ``without_evidence`` counts them."""
     from targetkg.graph.connection import driver
 
     from targetkg.settings import get_settings
@@ -366,8 +366,7 @@ def predict(run_id: str, relation: str = "TREATS", top_k: int = 100, write: bool
     t0 = time.time()
     expl_sc = sc if isinstance(sc, PathCountScorer) else PathCountScorer(tr, sp.train, [relation], seed=run["seed"])
     # explained a tail at a time: all its heads are walked together (PathCountScorer.explain_many)
-    todo = np.asarray([i for i, r in enumerate(R.tolist()) if explain_top is None or r <= explain_top],
-                      dtype=np.int64)
+    todo = np.arange(len(R)) if explain_top is None else np.flatnonzero(R <= explain_top)
     explained = {}
     for tail in np.unique(T[todo]).tolist():
         idx = todo[T[todo] == tail]
