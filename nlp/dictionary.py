@@ -51,7 +51,7 @@ from .kb import _GREEK, _PUNCT, KB_FILE, TargetKGKnowledgeBase, build_linker_kb,
 
 log = logging.getLogger(__name__)
 
-DICTIONARY_VERSION = "dict-2"
+DICTIONARY_VERSION = "dict-3"
 DICTIONARY_LABELS = ("CHEMICAL", "DISEASE")
 _JOINERS = frozenset({"-", "/", "'", "\u2019", "+", "\u2013"})  # punctuation a name may contain ("thrombo-embolism")
 
@@ -154,6 +154,57 @@ def find_terms(doc: Doc, terms: dict[str, str], starts: frozenset[str] | set[str
         else:
             i += 1
     return out
+
+
+def extend_diseases(doc: Doc, ents: Sequence[Span], names: frozenset[str] | set[str], max_words: int = 3) -> list[Span]:
+    """`ents` with each DISEASE span grown to the longest vocabulary disease name around it.
+
+    The NER often tags the head of a disease name without its modifiers ("erythema" in
+    "erythema multiforme", "angina" in "unstable angina"). A span grows by up to `max_words`
+    tokens on each side, within its sentence, when the grown text is a MeSH disease name or
+    synonym (`names`: keys as `kb.normalize`). It never runs over another entity or over
+    punctuation other than a name's joiners ("-", "/"), and starts and ends on a word."""
+    if not any(e.label_ == "DISEASE" for e in ents):
+        return list(ents)
+    keys, joiner = doc_keys(doc)
+    owner = {i: n for n, e in enumerate(ents) for i in range(e.start, e.end)}
+    sentenced = doc.has_annotation("SENT_START")
+    out = []
+    for n, e in enumerate(ents):
+        if e.label_ != "DISEASE":
+            out.append(e)
+            continue
+        lo, hi = (e.sent.start, e.sent.end) if sentenced else (0, len(doc))
+        lefts = [e.start]
+        for a in range(e.start - 1, max(lo, e.start - max_words) - 1, -1):
+            if owner.get(a, n) != n or not (keys[a] or joiner[a]):
+                break
+            lefts.append(a)
+        rights = [e.end]
+        for b in range(e.end + 1, min(hi, e.end + max_words) + 1):
+            if owner.get(b - 1, n) != n or not (keys[b - 1] or joiner[b - 1]):
+                break
+            rights.append(b)
+        best = (e.start, e.end)
+        for a in lefts:
+            for b in rights:
+                if (a, b) == (e.start, e.end) or b - a <= best[1] - best[0] or not (keys[a] and keys[b - 1]):
+                    continue
+                key = "".join(keys[a:b])
+                if key in names or _singular(key, keys[b - 1]) in names:
+                    best = (a, b)
+        out.append(e if best == (e.start, e.end) else Span(doc, best[0], best[1], label=e.label_))
+    return filter_spans(out) if len(out) > 1 else out
+
+
+def vocabulary_disease_names() -> frozenset[str]:
+    """Normalised names and synonyms of the MeSH disease descriptors and supplementary concepts:
+    the vocabularies only, not the training corpora's mention strings (so that their effect can
+    be measured on held-out training documents)."""
+    from .kb import _iter_vocab_concepts
+
+    return frozenset(k for _cid, name, aliases, info in _iter_vocab_concepts({"mesh", "mesh_supp"})
+                     if info.label == "DISEASE" for k in map(normalize, (name, *aliases)) if k)
 
 
 # --------------------------------------------------------------------------------------
@@ -315,7 +366,8 @@ def build_dictionary(kb_dir: str | Path | None = None, policy: DictionaryPolicy 
     kb = TargetKGKnowledgeBase(kb_file)
     docs = [d for f in files for d in read_pubtator(f)]
     learned = learn_terms(kb, docs, blank_pipeline(), policy)
-    learned.update({"version": DICTIONARY_VERSION, "kb_version": kb.version, "policy": asdict(policy)})
+    learned.update({"version": DICTIONARY_VERSION, "kb_version": kb.version, "policy": asdict(policy),
+                    "disease_names": vocabulary_disease_names()})
     if progress:
         print(f"dictionary: {json.dumps(learned['stats'])}", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -338,13 +390,19 @@ def load_dictionary(kb_dir: str | None = None) -> dict:
 
 
 class DictionaryMatcher:
-    def __init__(self, terms: dict[str, str], starts: Iterable[str], max_tokens: int = 8):
+    def __init__(self, terms: dict[str, str], starts: Iterable[str], max_tokens: int = 8,
+                 disease_names: Iterable[str] = ()):
         self.terms = terms
         self.starts = frozenset(starts)
         self.max_tokens = max_tokens
+        self.disease_names = frozenset(disease_names)
 
     def __call__(self, doc: Doc) -> Doc:
         ents = list(doc.ents)
+        if self.disease_names:
+            grown = extend_diseases(doc, ents, self.disease_names)
+            if grown != ents:
+                doc.ents = ents = grown
         taken = {i for e in ents for i in range(e.start, e.end)}
         new = [Span(doc, s, e, label=self.terms[key])
                for s, e, key in find_terms(doc, self.terms, self.starts, self.max_tokens, taken)]
@@ -356,4 +414,5 @@ class DictionaryMatcher:
 @Language.factory("targetkg_dictionary", default_config={"kb_dir": None})
 def make_dictionary(nlp: Language, name: str, kb_dir: str | None):
     learned = load_dictionary(kb_dir)
-    return DictionaryMatcher(learned["terms"], learned["starts"], learned["policy"]["max_tokens"])
+    return DictionaryMatcher(learned["terms"], learned["starts"], learned["policy"]["max_tokens"],
+                             learned.get("disease_names", ()))

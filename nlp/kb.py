@@ -73,6 +73,31 @@ def normalize(text: str) -> str:
     return "".join(words)
 
 
+# British -> American orthography. The vocabularies are American, abstracts are written in both
+# ("anaemia", "oedema", "tumours"); a mention that misses is looked up once more in American
+# spelling. Only word-internal digraphs and the usual endings are rewritten, and the variant is
+# used only when it is a KB name, so a rewrite that makes a non-word ("aerosol") costs nothing.
+_AMERICAN = [(re.compile(p), r) for p, r in (
+    (r"(?<=[a-z])ae(?=[a-z])", "e"),      # anaemia, haematoma, leukaemia, paediatric, anaesthesia
+    (r"\bae(?=t|s|m)", "e"),             # aetiology, aesthesia, aemia
+    (r"(?<=[a-z])oe(?=[a-z])", "e"),      # diarrhoea, foetal, coeliac
+    (r"\boe(?=d|s|n)", "e"),             # oedema, oestrogen, oesophagus, oenology
+    (r"(?<=[a-z]{2})our(?=s?\b)", "or"),  # tumour(s), behaviour, colour
+    (r"(?<=[a-z])is(?=ation|ing|ed|e\b)", "iz"),  # sensitisation, immunised
+    (r"(?<=[bcdfgt])re(?=s?\b)", "er"),   # centre, fibre, litre
+    (r"sulph", "sulf"),
+    (r"\bleuc", "leuk"),
+)]
+
+
+def american_spelling(text: str) -> str:
+    """`text` lower-cased with British spellings rewritten ("Hypokalaemia" -> "hypokalemia")."""
+    t = text.lower()
+    for pattern, repl in _AMERICAN:
+        t = pattern.sub(repl, t)
+    return t
+
+
 def _uninvert(name: str) -> str | None:
     """MeSH entry terms are often inverted ("Diabetes Mellitus, Type 2"): the natural order."""
     if name.count(",") == 1:

@@ -33,7 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from .kb import KB_FILE, TargetKGKnowledgeBase, build_linker_kb, normalize
+from .kb import KB_FILE, TargetKGKnowledgeBase, american_spelling, build_linker_kb, normalize
 
 LINKER_NAME = "targetkg"
 
@@ -75,6 +75,10 @@ class CachedCandidateGenerator(CandidateGenerator):
 
     def exact(self, text: str) -> list[MentionCandidate]:
         cids = self.kb.exact.get(normalize(text), ())
+        if not cids:
+            american = american_spelling(text)
+            if american != text.lower():
+                cids = self.kb.exact.get(normalize(american), ())
         return [MentionCandidate(c, [text], [1.0]) for c in cids]
 
     def ann(self, texts: list[str], k: int) -> list[list[MentionCandidate]]:
