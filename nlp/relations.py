@@ -810,7 +810,12 @@ def train_relation_models(output: Path, max_docs: int | None = None, progress: b
     join the CID training data (none: gold entities only, which the report states)."""
     from .span_filter import HELDOUT_FILE, load_heldout_documents
 
-    heldout = load_heldout_documents(ner_dir)
+    # the pipeline's entities pass the span filter: train on the held-out copies as the filter left
+    # them when the stacking kept those (older NER folders have the unfiltered copies only)
+    heldout = load_heldout_documents(ner_dir, filtered=True)
+    heldout_view = "filtered" if heldout is not None else "unfiltered"
+    if heldout is None:
+        heldout = load_heldout_documents(ner_dir)
     if progress and heldout is None:
         print(f"relations: no held-out NER documents ({Path(ner_dir) / HELDOUT_FILE if ner_dir else 'no NER model folder'}); "
               "training on gold entities only. They come from stacking the span filter on one of the project's own "
@@ -828,7 +833,8 @@ def train_relation_models(output: Path, max_docs: int | None = None, progress: b
         report[kind] = {"cv_f1": round(float(m.cv_f1), 4), "threshold": round(m.threshold, 2), "pairs": m.n_pairs,
                         "version": m.version, "documents": counts[kind]}
     training = {"ner_model": str(ner_dir) if heldout is not None else None,
-                "heldout_documents": len(heldout) if heldout is not None else 0, "documents": counts}
+                "heldout_documents": len(heldout) if heldout is not None else 0,
+                "heldout_view": heldout_view if heldout is not None else None, "documents": counts}
     version = RELATION_VERSION + "-" + hashlib.sha1("".join(m.version for m in models.values()).encode()).hexdigest()[:8]
     RelationExtractor(models, version, training).save(output)
     report["version"] = version

@@ -387,21 +387,48 @@ def train_span_filter(ner_dir: str | Path, corpora_docs: Sequence[tuple[str, Seq
         "heldout_documents": len(heldout),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    save_heldout_documents(ner_dir, heldout)
+    save_heldout_documents(ner_dir, heldout, filtered_heldout(heldout, p, best[1], corpus_labels))
     SpanFilterModel(final, priors, best[1], meta=report).save(ner_dir / FILTER_FILE)
     return report
 
 
-def save_heldout_documents(ner_dir: str | Path, documents: Sequence[tuple[str, object]]) -> Path:
+def filtered_heldout(heldout: Sequence[tuple[str, object]], probabilities: np.ndarray, threshold: float,
+                     corpus_labels: dict[str, set[str]]) -> list[tuple[str, object]]:
+    """The held-out documents as the filtered pipeline sees them: each scored entity (a type its
+    corpus annotates, in `labelled_rows` order) kept when its cross-fitted probability reaches the
+    threshold, so that a model trained on them sees the filter's own errors."""
+    from dataclasses import replace
+
+    out, i = [], 0
+    for name, d in heldout:
+        kept = []
+        for e in d.entities:
+            if e.label in corpus_labels[name]:
+                if probabilities[i] >= threshold:
+                    kept.append(e)
+                i += 1
+            else:
+                kept.append(e)
+        out.append((name, replace(d, entities=kept)))
+    if i != len(probabilities):
+        raise RuntimeError(f"span filter: {len(probabilities)} held-out probabilities for {i} entities")
+    return out
+
+
+def save_heldout_documents(ner_dir: str | Path, documents: Sequence[tuple[str, object]],
+                           filtered: Sequence[tuple[str, object]] | None = None) -> Path:
     path = Path(ner_dir) / HELDOUT_FILE
     tmp = path.with_suffix(".tmp")
+    state = {"version": HELDOUT_VERSION, "documents": list(documents)}
+    if filtered is not None:
+        state["filtered_documents"] = list(filtered)
     with open(tmp, "wb") as fh:
-        pickle.dump({"version": HELDOUT_VERSION, "documents": list(documents)}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
     tmp.replace(path)
     return path
 
 
-def load_heldout_documents(ner_dir: str | Path | None) -> list[tuple[str, object]] | None:
+def load_heldout_documents(ner_dir: str | Path | None, filtered: bool = False) -> list[tuple[str, object]] | None:
     """The stacking's held-out documents of an NER model folder, [(corpus, ExtractedDocument)], or None
     when the folder has none (an installed model, an ensemble, a model stacked before they were kept)."""
     if ner_dir is None:
@@ -417,4 +444,6 @@ def load_heldout_documents(ner_dir: str | Path | None) -> list[tuple[str, object
     if not isinstance(state, dict) or state.get("version") != HELDOUT_VERSION:
         raise ValueError(f"{path}: not held-out documents of version {HELDOUT_VERSION}; restack them with "
                          "`targetkg nlp train-ner --if-missing`")
+    if filtered:
+        return state.get("filtered_documents")
     return state["documents"]

@@ -1046,8 +1046,15 @@ def test_span_filter_stacked_on_tiny_ner_raises_precision_on_dev(tiny_ner, kb_di
     predicted = {(d.id, e.start, e.end, e.label) for name, d in heldout if name == "bc5cdr" for e in d.entities}
     gold = {(d.id, m.start, m.end, TYPE_TO_LABEL[m.type]) for d in bc[:100] for m in d.mentions}
     assert len(predicted & gold) > 0.3 * len(gold) and predicted != gold  # predicted, imperfect entities
+    # and as the filter left them (cross-fitted probabilities at the chosen threshold): the pipeline's
+    # relations see filtered entities, so the CID model trains on those
+    kept = load_heldout_documents(ner, filtered=True)
+    assert [d.id for _, d in kept] == [d.id for _, d in heldout]
+    kept_entities = {(d.id, e.start, e.end, e.label) for name, d in kept if name == "bc5cdr" for e in d.entities}
+    assert kept_entities < predicted
+    assert len(kept_entities & gold) / len(kept_entities) > len(predicted & gold) / len(predicted)  # more precise
     rel = train_relation_models(tmp_path / "rel.joblib", max_docs=100, progress=False, ner_dir=ner)
-    assert rel["training"]["heldout_documents"] == 160
+    assert rel["training"]["heldout_documents"] == 160 and rel["training"]["heldout_view"] == "filtered"
     assert rel["cid"]["documents"] == {"bc5cdr_gold": 100, "biored_gold_as_cid": 100, "bc5cdr_heldout_predicted": 100,
                                        "biored_heldout_predicted_as_cid": 60}
     assert RelationExtractor.load(tmp_path / "rel.joblib").training["heldout_documents"] == 160
@@ -1058,6 +1065,26 @@ def test_span_filter_stacked_on_tiny_ner_raises_precision_on_dev(tiny_ner, kb_di
     (ner / FILTER_FILE).write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match=f"{FILTER_FILE}: not a readable span filter"):
         LiteraturePipeline.load(ner_model=ner, kb_dir=str(kb_dir), with_relations=False)
+
+
+def test_filtered_heldout_keeps_the_scored_entities_above_the_threshold():
+    import numpy as np
+
+    from targetkg.nlp.pipeline import EntityMention, ExtractedDocument
+    from targetkg.nlp.span_filter import filtered_heldout
+
+    def ent(start, label):
+        return EntityMention(start=start, end=start + 1, text="x", label=label, sent=0)
+
+    docs = [("bc5cdr", ExtractedDocument("PMID:1", "", None, "x", [(0, 1)], [ent(0, "CHEMICAL"), ent(1, "GENE"), ent(2, "DISEASE")])),
+            ("biored", ExtractedDocument("PMID:2", "", None, "x", [(0, 1)], [ent(0, "GENE"), ent(1, "CHEMICAL")]))]
+    labels = {"bc5cdr": {"CHEMICAL", "DISEASE"}, "biored": {"GENE", "CHEMICAL", "DISEASE"}}
+    # BC5CDR does not annotate genes: its GENE entity was not scored and stays
+    out = filtered_heldout(docs, np.array([0.9, 0.2, 0.5, 0.3]), 0.45, labels)
+    assert [[(e.start, e.label) for e in d.entities] for _, d in out] == [[(0, "CHEMICAL"), (1, "GENE")], [(0, "GENE")]]
+    assert [len(d.entities) for _, d in docs] == [3, 2]  # the unfiltered copies are left as they were
+    with pytest.raises(RuntimeError, match="5 held-out probabilities for 4 entities"):
+        filtered_heldout(docs, np.zeros(5), 0.45, labels)
 
 
 def test_numpy_matmul_gives_the_same_entities_as_blis(tiny_ner, dev_docs):
