@@ -128,10 +128,11 @@ def doc_keys(doc: Doc) -> tuple[list[str], list[bool]]:
 
 
 def find_terms(doc: Doc, terms: dict[str, str], starts: frozenset[str] | set[str], max_tokens: int,
-               blocked: set[int] | None = None) -> list[tuple[int, int, str]]:
+               blocked: set[int] | None = None, keys: tuple[list[str], list[bool]] | None = None
+               ) -> list[tuple[int, int, str]]:
     """Longest non-overlapping KB names in `doc`: (start token, end token, key), left to right."""
     blocked = blocked or set()
-    keys, joiner = doc_keys(doc)
+    keys, joiner = keys or doc_keys(doc)
     out = []
     n = len(keys)
     i = 0
@@ -163,45 +164,56 @@ def find_terms(doc: Doc, terms: dict[str, str], starts: frozenset[str] | set[str
     return out
 
 
-def extend_diseases(doc: Doc, ents: Sequence[Span], names: frozenset[str] | set[str], max_words: int = 3) -> list[Span]:
+def extend_diseases(doc: Doc, ents: Sequence[Span], names: frozenset[str] | set[str], max_words: int = 3,
+                    keys: tuple[list[str], list[bool]] | None = None) -> list[Span]:
     """`ents` with each DISEASE span grown to the longest vocabulary disease name around it.
 
     The NER often tags the head of a disease name without its modifiers ("erythema" in
     "erythema multiforme", "angina" in "unstable angina"). A span grows by up to `max_words`
-    tokens on each side, within its sentence, when the grown text is a MeSH disease name or
-    synonym (`names`: keys as `kb.normalize`). It never runs over another entity or over
-    punctuation other than a name's joiners ("-", "/"), and starts and ends on a word."""
+    tokens on each side when the grown text is a MeSH disease name or synonym (`names`: keys as
+    `kb.normalize`). It never runs over another entity or over punctuation other than a name's
+    joiners ("-", "/"), so never across a sentence end, and starts and ends on a word. `keys`:
+    `doc_keys(doc)`, when the caller has them."""
     if not any(e.label_ == "DISEASE" for e in ents):
         return list(ents)
-    keys, joiner = doc_keys(doc)
+    keys, joiner = keys or doc_keys(doc)
     owner = {i: n for n, e in enumerate(ents) for i in range(e.start, e.end)}
-    sentenced = doc.has_annotation("SENT_START")
+    n_tokens = len(doc)
     out = []
+    grew = False
     for n, e in enumerate(ents):
         if e.label_ != "DISEASE":
             out.append(e)
             continue
-        lo, hi = (e.sent.start, e.sent.end) if sentenced else (0, len(doc))
-        lefts = [e.start]
-        for a in range(e.start - 1, max(lo, e.start - max_words) - 1, -1):
+        lefts = list(range(e.start - 1, max(0, e.start - max_words) - 1, -1))
+        for i, a in enumerate(lefts):
             if owner.get(a, n) != n or not (keys[a] or joiner[a]):
+                del lefts[i:]
                 break
-            lefts.append(a)
-        rights = [e.end]
-        for b in range(e.end + 1, min(hi, e.end + max_words) + 1):
+        rights = list(range(e.end + 1, min(n_tokens, e.end + max_words) + 1))
+        for i, b in enumerate(rights):
             if owner.get(b - 1, n) != n or not (keys[b - 1] or joiner[b - 1]):
+                del rights[i:]
                 break
-            rights.append(b)
-        best = (e.start, e.end)
-        for a in lefts:
-            for b in rights:
-                if (a, b) == (e.start, e.end) or b - a <= best[1] - best[0] or not (keys[a] and keys[b - 1]):
+        if not lefts and not rights:
+            out.append(e)
+            continue
+        best, size = None, e.end - e.start
+        for a in (e.start, *lefts):
+            if not keys[a]:
+                continue
+            for b in (e.end, *rights):
+                if b - a <= size or not keys[b - 1]:
                     continue
                 key = "".join(keys[a:b])
-                if key in names or _singular(key, keys[b - 1]) in names:
-                    best = (a, b)
-        out.append(e if best == (e.start, e.end) else Span(doc, best[0], best[1], label=e.label_))
-    return filter_spans(out) if len(out) > 1 else out
+                if key in names or (key[-1] == "s" and _singular(key, keys[b - 1]) in names):
+                    best, size = (a, b), b - a
+        if best is None:
+            out.append(e)
+        else:
+            out.append(Span(doc, best[0], best[1], label=e.label_))
+            grew = True
+    return filter_spans(out) if grew else list(ents)
 
 
 def vocabulary_disease_names() -> frozenset[str]:
@@ -406,13 +418,14 @@ class DictionaryMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         ents = list(doc.ents)
+        keys = doc_keys(doc)
         if self.disease_names:
-            grown = extend_diseases(doc, ents, self.disease_names)
-            if grown != ents:
+            grown = extend_diseases(doc, ents, self.disease_names, keys=keys)
+            if len(grown) != len(ents) or any(g is not e for g, e in zip(grown, ents)):
                 doc.ents = ents = grown
         taken = {i for e in ents for i in range(e.start, e.end)}
         new = [Span(doc, s, e, label=self.terms[key])
-               for s, e, key in find_terms(doc, self.terms, self.starts, self.max_tokens, taken)]
+               for s, e, key in find_terms(doc, self.terms, self.starts, self.max_tokens, taken, keys=keys)]
         if new:
             doc.ents = filter_spans(ents + new)
         return doc
