@@ -79,7 +79,7 @@ def normalize(text: str) -> str:
 # used only when it is a KB name, so a rewrite that makes a non-word ("aerosol") costs nothing.
 _AMERICAN = [(re.compile(p), r) for p, r in (
     (r"(?<=[a-z])ae(?=[a-z])", "e"),      # anaemia, haematoma, leukaemia, paediatric, anaesthesia
-    (r"\bae(?=t|s|m)", "e"),             # aetiology, aesthesia, aemia
+    (r"\bae(?=t|s|m)", "e"),             # aetiology, aesthetic
     (r"(?<=[a-z])oe(?=[a-z])", "e"),      # diarrhoea, foetal, coeliac
     (r"\boe(?=d|s|n)", "e"),             # oedema, oestrogen, oesophagus, oenology
     (r"(?<=[a-z]{2})our(?=s?\b)", "or"),  # tumour(s), behaviour, colour

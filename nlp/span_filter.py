@@ -430,7 +430,8 @@ def save_heldout_documents(ner_dir: str | Path, documents: Sequence[tuple[str, o
 
 def load_heldout_documents(ner_dir: str | Path | None, filtered: bool = False) -> list[tuple[str, object]] | None:
     """The stacking's held-out documents of an NER model folder, [(corpus, ExtractedDocument)], or None
-    when the folder has none (an installed model, an ensemble, a model stacked before they were kept)."""
+    when the folder has none (an installed model, an ensemble, a model stacked before they were kept).
+    `filtered`: the copies as the span filter left them (None for a folder stacked before 2026-11-22)."""
     if ner_dir is None:
         return None
     path = Path(ner_dir) / HELDOUT_FILE
