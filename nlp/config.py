@@ -62,7 +62,8 @@ class NLPSettings(BaseSettings):
     ner_profile: Literal["accurate", "medium", "fast", "ensemble"] = "fast"
     relation_model: str | None = None  # path of a relation model (.joblib)
     sentences: str = Field(default="rules", description="'rules' (fast) or 'pysbd' (scispaCy's segmenter)")
-    # the dictionary matcher (`nlp.dictionary`): KB names the NER missed become entities
+    # the dictionary matcher (`nlp.dictionary`): disease spans grow to the MeSH name around them, and KB
+    # names the NER missed become entities
     dictionary: bool = True
     # the NER folder's span filter (`span_filter.pkl`, trained by `targetkg nlp train-ner`) drops
     # entities a stacked classifier scores as false positives
