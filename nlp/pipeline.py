@@ -263,6 +263,10 @@ class LiteraturePipeline:
                 from .dictionary import DICTIONARY_VERSION
 
                 ner = f"{ner}+{DICTIONARY_VERSION}"
+            if self.nlp.has_pipe("targetkg_grounding"):  # the KB decides the concepts (names, rewrites)
+                from .kb import KB_VERSION
+
+                ner = f"{ner}+{KB_VERSION}"
             if self.nlp.has_pipe("targetkg_span_filter"):  # it changes which entities are kept
                 from .span_filter import FILTER_VERSION
 

@@ -241,6 +241,53 @@ def test_british_spellings_link_to_the_american_vocabulary_names(kb_dir):
     assert ids["aerosol"] == [c.concept_id for c in gen.exact("Aerosols")]
 
 
+
+def test_one_word_rewrites_learned_from_training_mentions():
+    from targetkg.nlp.kb import learn_rewrites
+
+    names = {"MESH:D006331": ["Heart Diseases", "Cardiac Diseases"], "MESH:D008113": ["Liver Neoplasms"],
+             "MESH:D009135": ["Muscular Diseases"]}
+    mentions = [("MESH:D006331", "heart damage", "DISEASE"), ("MESH:D006331", "cardiac damage", "DISEASE"),
+                ("MESH:D008113", "liver tumours", "DISEASE"), ("MESH:D008113", "liver tumor", "DISEASE"),
+                ("MESH:D008113", "Liver Neoplasms", "DISEASE"),  # a name already: no vote
+                ("MESH:D009135", "damage to muscles", "DISEASE"),  # other length: no vote
+                ("MESH:D000000", "unknown damage", "DISEASE")]  # concept without names: ignored
+    rules = learn_rewrites(names, mentions, min_count=2)
+    # British spelling and plural "s" do not split the votes; a single vote is not enough
+    assert rules == {"DISEASE": {"damage": ("disease",), "tumor": ("neoplasm",)}}
+    assert learn_rewrites(names, mentions[:1], min_count=2) == {}
+
+
+def test_learned_rewrites_ground_what_no_name_matches(kb_dir):
+    """The test KB learns its rewrites from the real training splits (BC5CDR, BioRED)."""
+    from targetkg.nlp.kb import REWRITE_SIMILARITY
+    from targetkg.nlp.linking import load_linker_resources
+
+    kb, gen = load_linker_resources(str(kb_dir))
+    assert "disease" in kb.rewrites["DISEASE"]["damage"] and "neoplasm" in kb.rewrites["DISEASE"]["tumor"]
+    # dev mentions the annotators grounded that no vocabulary name spells out
+    for text, mesh in (("heart damage", "MESH:D006331"), ("liver tumours", "MESH:D008113"),
+                       ("neurological dysfunction", "MESH:D009422")):
+        cands = gen.exact(text)
+        assert [c.concept_id for c in cands] == [mesh], text
+        assert cands[0].similarities == [REWRITE_SIMILARITY]
+    assert [c.similarities for c in gen.exact("Heart Diseases")] == [[1.0]]  # a name: exact, not a rewrite
+    assert gen.exact("heart xyzzy") == []
+
+    from targetkg.nlp.components import add_sentence_splitter, blank_pipeline
+    from targetkg.nlp.pipeline import add_linking
+
+    nlp = blank_pipeline()
+    add_sentence_splitter(nlp)
+    add_linking(nlp, kb_dir=str(kb_dir))
+    doc = nlp.make_doc("Doxorubicin caused heart damage in rats.")
+    doc.ents = [doc.char_span(0, 11, label="CHEMICAL"), doc.char_span(19, 31, label="DISEASE")]
+    for name, proc in nlp.pipeline:
+        if name != "targetkg_abbreviations":
+            doc = proc(doc)
+    got = {e.text: (e._.concept_id, e._.link_method) for e in doc.ents}
+    assert got["heart damage"] == ("MESH:D006331", "rewrite") and got["Doxorubicin"][1] == "exact"
+
 def test_disease_spans_grow_to_the_vocabulary_name_around_them():
     from spacy.tokens import Span
 
