@@ -210,7 +210,7 @@ class TargetKGKnowledgeBase(KnowledgeBase):
 
     def rewrite_candidates(self, text: str) -> list[str]:
         """Concepts that a learned one-word rewrite of `text` names exactly (`learn_rewrites`), at
-        most one per label: a rewrite that names two concepts of one label is left out."""
+        most one per label: when the rewrites name two concepts of one label, that label gets none."""
         if not self.rewrites:
             return []
         words = _words(text)
