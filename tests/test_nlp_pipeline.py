@@ -241,7 +241,6 @@ def test_british_spellings_link_to_the_american_vocabulary_names(kb_dir):
     assert ids["aerosol"] == [c.concept_id for c in gen.exact("Aerosols")]
 
 
-
 def test_one_word_rewrites_learned_from_training_mentions():
     from targetkg.nlp.kb import learn_rewrites
 
@@ -287,6 +286,7 @@ def test_learned_rewrites_ground_what_no_name_matches(kb_dir):
             doc = proc(doc)
     got = {e.text: (e._.concept_id, e._.link_method) for e in doc.ents}
     assert got["heart damage"] == ("MESH:D006331", "rewrite") and got["Doxorubicin"][1] == "exact"
+
 
 def test_disease_spans_grow_to_the_vocabulary_name_around_them():
     from spacy.tokens import Span
