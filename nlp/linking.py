@@ -246,6 +246,10 @@ def make_grounding(nlp: Language, name: str, kb_dir: str | None, threshold: floa
     return Grounding(kb_dir, threshold)
 
 
+# entity types that grounding may swap when the text is exactly a name of the other one
+_REPAIRABLE = {"CHEMICAL": "DISEASE", "DISEASE": "CHEMICAL"}
+
+
 class Grounding:
     def __init__(self, kb_dir: str | None = None, threshold: float = 0.8):
         self.kb, self.gen = load_linker_resources(kb_dir)
@@ -265,10 +269,16 @@ class Grounding:
 
     def _plan(self, doc: Doc) -> tuple[list[list], list[tuple[int, str]]]:
         """Per entity [span, label, (concept, score) or None, method]; and the entities whose
-        candidates are all of another type (they need an ANN query of their own)."""
+        candidates are all of another type (they need an ANN query of their own).
+
+        Type repair: a CHEMICAL or DISEASE entity without a concept of its type whose text is
+        exactly a name of the other of the two ("exencephaly" tagged CHEMICAL, "DOPAC" tagged
+        DISEASE) takes that type and concept. Measured on the stacking's held-out training
+        copies: of 228 such entities, 114 become gold mentions; the rest are wrong either way."""
         has_lf = Doc.has_extension("abbreviations") and Span.has_extension("long_form")
         todo = []
         fallback = []
+        repaired: dict[tuple[int, int], str] = {}
         for ent in doc.ents:
             label = ent.label_
             lf = ent._.long_form if has_lf else None
@@ -284,9 +294,17 @@ class Grounding:
                 chosen = self._best(label, ent._.kb_ents)
                 method = ("exact" if chosen and chosen[1] >= 0.9999 else
                           "rewrite" if chosen and abs(chosen[1] - REWRITE_SIMILARITY) < 1e-6 else "ann")
+                if chosen is None and label in _REPAIRABLE:
+                    exact = [(cid, score) for cid, score in ent._.kb_ents if score >= 0.9999]
+                    if exact and all(self.kb.info[cid].label == _REPAIRABLE[label] for cid, _ in exact):
+                        label = repaired[(ent.start, ent.end)] = _REPAIRABLE[label]
+                        chosen, method = self._best(label, exact), "exact"
                 if chosen is None and ent._.kb_ents:
                     fallback.append((len(todo), text))  # only other-typed matches: ANN for this type
             todo.append([ent, label, chosen, method])
+        if repaired:
+            # extension values are keyed by the span's characters, so candidates and long forms stay
+            doc.ents = [Span(doc, e.start, e.end, label=repaired.get((e.start, e.end), e.label_)) for e in doc.ents]
         return todo, fallback
 
     def _apply(self, todo: list[list], fallback: list[tuple[int, str]], cands) -> None:

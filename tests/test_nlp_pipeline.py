@@ -288,6 +288,36 @@ def test_learned_rewrites_ground_what_no_name_matches(kb_dir):
     assert got["heart damage"] == ("MESH:D006331", "rewrite") and got["Doxorubicin"][1] == "exact"
 
 
+def test_grounding_repairs_a_chemical_disease_type_mix_up(kb_dir):
+    """A CHEMICAL/DISEASE entity whose text is exactly a name of the other of the two types takes
+    that type and concept; genes and entities with a concept of their own type stay as they are."""
+    from targetkg.nlp.components import add_sentence_splitter, blank_pipeline
+    from targetkg.nlp.pipeline import add_linking
+
+    nlp = blank_pipeline()
+    add_sentence_splitter(nlp)
+    add_linking(nlp, kb_dir=str(kb_dir))
+    text = "Mitoxantrone caused nystagmus , hypotension and aspirin use ; BRCA1 was normal ."
+    doc = nlp.make_doc(text)
+    tagged = {"Mitoxantrone": "DISEASE", "nystagmus": "CHEMICAL", "hypotension": "DISEASE", "aspirin": "CHEMICAL",
+              "BRCA1": "DISEASE"}
+    ents = []
+    for word, label in tagged.items():
+        start = text.index(word)
+        ents.append(doc.char_span(start, start + len(word), label=label))
+    doc.ents = ents
+    for name, proc in nlp.pipeline:
+        if name != "targetkg_abbreviations":
+            doc = proc(doc)
+    got = {e.text: (e.label_, e._.concept_id, e._.link_method) for e in doc.ents}
+    assert got["Mitoxantrone"] == ("CHEMICAL", "MESH:D008942", "exact")
+    assert got["nystagmus"][:2] == ("DISEASE", "MESH:D009759")
+    assert got["hypotension"] == ("DISEASE", "MESH:D007022", "exact") and got["aspirin"][:2] == ("CHEMICAL", "MESH:D001241")
+    assert got["BRCA1"][0] == "DISEASE"  # a gene name: not a chemical/disease mix-up
+    # the repaired entity keeps the linker's candidates (extension values follow the characters)
+    assert next(e for e in doc.ents if e.text == "nystagmus")._.kb_ents
+
+
 def test_disease_spans_grow_to_the_vocabulary_name_around_them():
     from spacy.tokens import Span
 
