@@ -55,6 +55,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from .kb import _GREEK, _PUNCT, KB_FILE, TargetKGKnowledgeBase, build_linker_kb, normalize
+from .kb import _singular as _singular_word
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,8 @@ def token_key(text: str) -> str:
 
 
 def _singular(key: str, last: str) -> str | None:
-    """`kb.normalize`'s plural rule on the last word."""
-    if len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is", "ys")):
-        return key[:-1]
-    return None
+    """`key` without its plural 's' when `last` (its last word) has one (`kb.normalize`'s rule)."""
+    return key[:-1] if _singular_word(last) != last else None
 
 
 def _first_word(name: str) -> str:
