@@ -47,7 +47,9 @@ from .config import corpora, nlp_settings
 
 log = logging.getLogger(__name__)
 
-KB_VERSION = "kb-2"  # kb-2: learned one-word rewrites (`learn_rewrites`)
+# kb-2: learned one-word rewrites (`learn_rewrites`); kb-3: supplementary concepts mapped to several
+# descriptors (a comma-separated list in the MeSH table) are no longer dropped
+KB_VERSION = "kb-3"
 KB_FILE = "kb.pickle"
 # Aliases of these sources go into the approximate (TF-IDF/ANN) index; the others (323k MeSH
 # supplementary concepts, 198k ChEBI names) are matched exactly only, which keeps the index
@@ -277,7 +279,9 @@ def _iter_vocab_concepts(sources: set[str] | None = None) -> Iterator[tuple[str,
             for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
                 if len(row) < 2:
                     continue
-                mapped = _split(row[3]) if len(row) > 3 else []
+                # "D010879,D013844": a concept mapped to several descriptors (30% of them, e.g. ziprasidone)
+                mapped = re.split(r"[,|]", row[3]) if len(row) > 3 else []
+                mapped = [m.strip() for m in mapped if m.strip()]
                 labels = {desc_label.get(m.lstrip("*")) for m in mapped} - {None}
                 label = "DISEASE" if "DISEASE" in labels else ("CHEMICAL" if labels or not mapped else None)
                 if label is None:

@@ -241,6 +241,19 @@ def test_british_spellings_link_to_the_american_vocabulary_names(kb_dir):
     assert ids["aerosol"] == [c.concept_id for c in gen.exact("Aerosols")]
 
 
+def test_supplementary_concepts_mapped_to_several_descriptors_are_in_the_kb():
+    """The MeSH table lists the descriptors a supplementary concept maps to separated by commas
+    ("D010879,D013844" for ziprasidone); 30% of the concepts map to more than one. They were once
+    dropped, so "ziprasidone" grounded to DrugBank instead of the corpus' MeSH C092292."""
+    from targetkg.nlp.kb import _iter_vocab_concepts
+
+    supp = {cid: (name, info.label) for cid, name, _aliases, info in _iter_vocab_concepts({"mesh_supp"})}
+    assert supp["MESH:C092292"] == ("ziprasidone", "CHEMICAL")  # maps to Piperazines, Thiazoles
+    assert supp["MESH:C000002"] == ("bevonium", "CHEMICAL")  # one descriptor: as before
+    # 255,585 of 323,304 rows (kb-2: 160k); the rest map to organisms (B, 65,746) or other branches
+    assert len(supp) > 250_000
+
+
 def test_one_word_rewrites_learned_from_training_mentions():
     from targetkg.nlp.kb import learn_rewrites
 
