@@ -14,7 +14,7 @@ Stages timed on real abstracts (BC5CDR training + development, BioRED training +
   full       the same plus candidate pairs and both relation classifiers (BC5CDR CID, BioRED)
 
 With 2 processes the pipeline is loaded once and `LiteraturePipeline.extract(n_process=2)` forks
-the workers (the 430k-concept KB and the models are shared copy-on-write); each takes whole
+the workers (the 526k-concept KB and the models are shared copy-on-write); each takes whole
 batches of 64 documents and the extracted documents come back in input order, as they do for a
 user. Loading time is reported apart. Peak memory is the largest resident set of the benchmark process and
 its workers together (sampled every 50 ms), and per process.

