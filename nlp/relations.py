@@ -558,7 +558,7 @@ def add_out_of_fold_priors(X: list[dict], y: list[str], groups: list[int], keys:
 def cv_average_precision(*scores: np.ndarray, positive: np.ndarray, selected: np.ndarray) -> tuple[float, ...]:
     """Average precision of out-of-fold scores on the selected rows: how `fit_model(stack="auto")`
     compares the linear and the stacked stage. Not their best F1: that is one point of each curve,
-    it moved by +-0.003 between trainings that differed in a few held-out entities and flipped the
+    it moved by +-0.002 between trainings that differed in a few held-out entities and flipped the
     choice, while the stacked stage's AP was 0.014-0.016 higher each time."""
     from sklearn.metrics import average_precision_score
 
