@@ -9,6 +9,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/bootstrap.sh
 
+api_host="${TARGETKG_API_HOST:-127.0.0.1}"
+api_port="${TARGETKG_API_PORT:-8000}"
+# the API binds last, after a half-hour build: a port that is taken stops the job now, not then
+targetkg serve --check-port --host "$api_host" --port "$api_port"
 targetkg neo4j start
 targetkg build "$@"
 # The default model (R-GCN, drugs held out, early stopping on validation MRR: ~55-75 epochs, 2-10 min
@@ -44,5 +48,5 @@ for abstracts in "$data/bc5cdr/CDR_DevelopmentSet.PubTator.txt" "$data/biored/De
 done
 targetkg stats
 targetkg neo4j status
-echo "Serving the hypothesis API on http://${TARGETKG_API_HOST:-127.0.0.1}:${TARGETKG_API_PORT:-8000} (docs at /docs)"
-exec targetkg serve --host "${TARGETKG_API_HOST:-127.0.0.1}" --port "${TARGETKG_API_PORT:-8000}"
+echo "Serving the hypothesis API on http://$api_host:$api_port (docs at /docs)"
+exec targetkg serve --host "$api_host" --port "$api_port"

@@ -580,11 +580,40 @@ def bloom_export(output: Path = typer.Option(Path("cypher/bloom/targetkg-perspec
     console.print(f"Bloom perspective written to {write_perspective(output)}")
 
 
+def _port_in_use(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be listened on (e.g. "Address already in use"), or None when it can."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 @app.command("serve")
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           port: int = typer.Option(8000, help="Port."),
-          workers: int = typer.Option(1, help="Worker processes.")):
+          workers: int = typer.Option(1, help="Worker processes."),
+          check_port: bool = typer.Option(False, "--check-port",
+                                          help="Only check that the port is free (exit 1 if not), e.g. before a long build.")):
     """Serve the hypothesis API (OpenAPI docs at /docs)."""
+    problem = _port_in_use(host, port)
+    if problem:
+        # `make up` checks this before its half-hour build, not only when it finally serves
+        console.print(f"[red]error:[/red] cannot serve the API on {host}:{port}: {problem}. Stop what listens "
+                      f"there (an earlier `make up`'s API?) or choose another port (--port, or TARGETKG_API_PORT "
+                      f"for `make up`).")
+        raise typer.Exit(1)
+    if check_port:
+        return
     import uvicorn
 
     uvicorn.run("targetkg.service.app:app", host=host, port=port, workers=workers, log_level="info")

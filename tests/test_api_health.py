@@ -31,3 +31,26 @@ def test_health_says_503_when_neo4j_is_unreachable(monkeypatch):
     assert resp.status_code == 503
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert "cannot reach Neo4j" in resp.json()["detail"]
+
+
+def test_serve_refuses_a_taken_port_before_anything_else():
+    """`make up` runs `serve --check-port` first: a port already listened on (an earlier `make up`'s
+    API) stops the job in a second with a clear message, not after the half-hour build."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from targetkg.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = CliRunner().invoke(app, ["serve", "--check-port", "--host", "127.0.0.1", "--port", str(port)])
+        assert res.exit_code == 1, res.output
+        assert f"127.0.0.1:{port}" in res.output and "TARGETKG_API_PORT" in res.output
+        assert "in use" in res.output.lower()
+    # free again: the check passes and serves nothing
+    res = CliRunner().invoke(app, ["serve", "--check-port", "--host", "127.0.0.1", "--port", str(port)])
+    assert res.exit_code == 0, res.output
+    assert res.output == ""
