@@ -520,6 +520,29 @@ def test_stacked_stage_is_chosen_by_average_precision_not_by_one_f1_point():
     assert ap_first_half == pytest.approx((1 / 2 + 2 / 3 + 3 / 4 + 4 / 5) / 4)
 
 
+def test_threshold_partitions_keep_each_document_in_one_fold():
+    """The CID threshold averages the F1 curves of `CV_REPEATS` fold partitions: each one keeps a
+    document's copies together, repeat 0 is the plain GroupKFold, the others differ from it."""
+    import numpy as np
+    from sklearn.model_selection import GroupKFold
+
+    from targetkg.nlp.relations import CV_REPEATS, _group_folds
+
+    groups = np.repeat(np.arange(40), 3)  # 40 documents, 3 candidate pairs each
+    X = np.zeros((len(groups), 1))
+    y = np.zeros(len(groups))
+    plain = [te.tolist() for _, te in GroupKFold(n_splits=5).split(X, y, groups)]
+    partitions = [[te.tolist() for _, te in _group_folds(X, y, groups, r)] for r in range(CV_REPEATS)]
+    assert CV_REPEATS >= 3 and partitions[0] == plain
+    for folds in partitions:
+        assert sorted(i for te in folds for i in te) == list(range(len(groups)))  # every row tested once
+        for te in folds:  # a fold holds every copy of its documents
+            assert set(np.flatnonzero(np.isin(groups, groups[te]))) == set(te)
+    as_sets = [sorted(frozenset(groups[te]) for te in folds) for folds in partitions]
+    assert as_sets[1] != as_sets[0] and as_sets[2] != as_sets[1]
+    assert [[te.tolist() for _, te in _group_folds(X, y, groups, 1)]] == [partitions[1]]  # reproducible
+
+
 def test_known_relation_from_known_abstract(relation_model, dev_docs):
     from targetkg.nlp.pipeline import gold_extracted
     from targetkg.nlp.relations import RelationExtractor
