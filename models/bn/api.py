@@ -103,6 +103,7 @@ def learn(
     conditions=None,
     prune_alpha: float | None = None,
     scale: str | None = None,
+    search: str = "hill_climb",
 ) -> Network:
     """Learn a Bayesian network (samples x variables data).
 
@@ -114,7 +115,8 @@ def learn(
     per-sample condition labels -> per-condition intercepts (``learn_structure(groups=...)``);
     prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3);  scale: the
     data's scale ("log2" | "ln" | "log10" | "linear"), stored in ``meta["scale"]`` and used by
-    :func:`simulate` to convert fold changes into levels.
+    :func:`simulate` to convert fold changes into levels;  search: "hill_climb" | "exact"
+    (the highest-scoring DAG by dynamic programming, up to 20 variables).
     """
     from .intervention import SCALES
 
@@ -134,7 +136,7 @@ def learn(
         prior_edges=prior_edges, prior_weight=prior_weight, edge_penalty=edge_penalty, inter=inter,
         confidence=confidence, n_bootstrap=n_bootstrap, mcmc=mcmc, nnsr=nnsr, executor=executor,
         n_workers=n_workers, address=address, spline_M=spline_M, seed=seed,
-        groups=None if conditions is None else np.asarray(conditions), prune_alpha=prune_alpha,
+        groups=None if conditions is None else np.asarray(conditions), prune_alpha=prune_alpha, search=search,
     )
     net.meta["input_report"] = report
     if scale is not None:

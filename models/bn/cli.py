@@ -257,6 +257,8 @@ def learn_cmd(
     constant: str = typer.Option("error", help="Constant variables: error | drop."),
     k: int = typer.Option(10, "-k", "--k", help="Candidate parents per variable (screening)."),
     prune_alpha: float | None = typer.Option(None, help="CAM-style significance pruning of the learned DAG (e.g. 1e-3)."),
+    search: str = typer.Option("hill_climb", help="hill_climb | exact. exact: the highest-scoring DAG by dynamic "
+                               "programming (up to 20 variables)."),
     executor: str = typer.Option("local", help="Parallel backend for bootstrap/NNSR: local | process | dask."),
     n_workers: int | None = typer.Option(None, help="Workers of the process pool / local Dask cluster."),
     address: str | None = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786)."),
@@ -309,7 +311,8 @@ def learn_cmd(
         net = learn(df, score=score, screening=screening, confidence=confidence, n_bootstrap=n_bootstrap,
                     max_parents=max_parents, seed=seed, symbol_to_curie=sym, vocabulary=None,
                     prior_edges=priors.edges if priors else None, prior_weight=prior_weight, k=k,
-                    prune_alpha=prune_alpha, n_workers=n_workers, address=address, scale=scale, **options)
+                    prune_alpha=prune_alpha, n_workers=n_workers, address=address, scale=scale, search=search,
+                    **options)
     except ValueError as exc:
         _fail(str(exc))
     except Exception as exc:  # executor/cluster failures (no scheduler at --address, ...)

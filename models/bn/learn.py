@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
+from .exact import MAX_EXACT_VARS, exact_search
 from .fit import fit_dag, standardise
 from .mcmc import structure_mcmc
 from .results import Network
@@ -114,6 +115,26 @@ class Executor:
 # --------------------------------------------------------------------------------------
 
 
+SEARCH_METHODS = ("hill_climb", "exact")
+
+
+def resolve_search(search: str, n_vars: int) -> str:
+    """Check the search method up front, so a bad name or an exact search over too many variables
+    fails before any bootstrap replicate runs."""
+    if search not in SEARCH_METHODS:
+        raise ValueError(f"unknown search {search!r}; choose one of {', '.join(SEARCH_METHODS)}")
+    if search == "exact" and n_vars > MAX_EXACT_VARS:
+        raise ValueError(f"exact search is limited to {MAX_EXACT_VARS} variables, the data have {n_vars}; "
+                         f"use search='hill_climb'")
+    return search
+
+
+def optimise_structure(scorer, cands, search: str, max_parents: int, prior, seed: int = 0, restarts: int = 0):
+    if search == "exact":
+        return exact_search(scorer, cands, max_parents=max_parents, prior=prior)
+    return hill_climb(scorer, cands, max_parents=max_parents, prior=prior, seed=seed, restarts=restarts)
+
+
 def _hc_task(X, inter, rows, cols, cfg, seed):
     """Screen + hill-climb on X[rows][:, cols]; returns directed edges in *global* column indices."""
     Xs = X[rows][:, cols] if cols is not None else X[rows]
@@ -130,7 +151,8 @@ def _hc_task(X, inter, rows, cols, cfg, seed):
         cands = screen(Z, k=cfg["k"], method=cfg["screening"], prior_edges=prior_edges, seed=seed)
     scorer = Scorer(Z, kind=cfg["score"], inter=ints, spline_M=cfg["spline_M"])
     pr = StructurePrior(cfg["edge_penalty"], {e: cfg["prior_weight"] for e in (prior_edges or [])})
-    res = hill_climb(scorer, cands, max_parents=cfg["max_parents"], prior=pr, seed=seed, restarts=cfg.get("restarts", 0))
+    res = optimise_structure(scorer, cands, cfg.get("search", "hill_climb"), max_parents=cfg["max_parents"], prior=pr,
+                             seed=seed, restarts=cfg.get("restarts", 0))
     parents = res.parents
     if cfg.get("prune_alpha") is not None:  # every replicate is pruned like the point estimate
         parents, _ = significance_prune(Z, parents, inter=ints, alpha=cfg["prune_alpha"],
@@ -257,6 +279,7 @@ def learn_structure(
     tie_break: str = "screening",
     groups=None,
     prune_alpha: float | None = None,
+    search: str = "hill_climb",
 ) -> Network:
     """Learn a DAG (and optionally edge confidences) from samples x variables data X.
 
@@ -270,7 +293,11 @@ def learn_structure(
     search the point-estimate DAG is pruned by :func:`.search.significance_prune` (additive spline
     F-tests for ``score="spline"``/``"bdeu"``, linear otherwise), and so is every bootstrap
     replicate (``confidence="bootstrap"``); ``None`` = no pruning.  A model-averaged DAG from the
-    bootstrap frequencies: :func:`consensus_dag`.
+    bootstrap frequencies: :func:`consensus_dag`.  ``search``: ``"exact"`` finds the
+    highest-scoring DAG by dynamic programming (:mod:`.exact`, up to 20 variables),
+    ``"hill_climb"`` the greedy local optimum (default: the global optimum of the spline score is
+    often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
+    every bootstrap replicate and NNSR subset.
     """
     t0 = time.perf_counter()
     X = np.asarray(X, dtype=np.float64)
@@ -279,9 +306,10 @@ def learn_structure(
         X = center_groups(X, groups)
     idx = {v: a for a, v in enumerate(variables)}
     pe = [(idx[a], idx[b]) for a, b in (prior_edges or []) if a in idx and b in idx]
+    search = resolve_search(search, p)
     cfg = dict(score=score, screening=screening, k=k, max_parents=max_parents, prior_edges=pe,
                prior_weight=prior_weight, edge_penalty=edge_penalty, spline_M=spline_M, restarts=restarts,
-               prune_alpha=prune_alpha)
+               prune_alpha=prune_alpha, search=search)
     meta = {"score": score, "screening": screening, "k": k, "max_parents": max_parents, "confidence": confidence,
             "n_samples": n, "n_variables": p, "prior_edges": len(pe), "seed": seed}
     Z, _, _ = standardise(X)
@@ -342,9 +370,11 @@ def learn_structure(
         cands = screen(Z, k=k, method=screening, prior_edges=pe, seed=seed)
         scorer = Scorer(Z, kind=score, inter=inter, spline_M=spline_M)
         pr = StructurePrior(edge_penalty, {e: prior_weight for e in pe})
-        hc = hill_climb(scorer, cands, max_parents=max_parents, prior=pr, seed=seed, restarts=restarts)
+        hc = optimise_structure(scorer, cands, search, max_parents=max_parents, prior=pr, seed=seed, restarts=restarts)
         parents = hc.parents
-        meta["hill_climb"] = {"score": hc.score, "iterations": hc.iterations, "families_scored": len(scorer._cache)}
+        meta["search"] = {"method": search, "score": hc.score, "families_scored": len(scorer._cache)}
+        if search == "hill_climb":
+            meta["search"]["iterations"] = hc.iterations
         if confidence == "bootstrap":
             rng = np.random.default_rng(seed)
             boots = [np.sort(rng.integers(0, n, n)) for _ in range(n_bootstrap)]
