@@ -194,4 +194,8 @@ def format_report(result: dict) -> str:
                 lines.append(f"  {name + ' (pair+type)':<30} {t['precision']:>7.4f} {t['recall']:>7.4f} {t['f1']:>7.4f}")
                 for typ, x in r.get("by_type", {}).items():
                     lines.append(f"    {typ:<24} {x['precision']:>7.4f} {x['recall']:>7.4f} {x['f1']:>7.4f}")
+        reach = (rel.get("end_to_end") or {}).get("gold_pairs_with_both_concepts_found")
+        if reach and reach["of"]:
+            lines.append(f"  gold pairs with both concepts found (end-to-end recall ceiling): {reach['n']} of "
+                         f"{reach['of']} ({reach['fraction']:.4f})")
     return "\n".join(lines)

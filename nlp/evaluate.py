@@ -77,7 +77,7 @@ def evaluate_documents(pipe: LiteraturePipeline, docs: Sequence[Document], corpu
             counts[key[2]][2] += 1
         if kind and pipe.relations is not None:
             pred_pairs = _predicted_pairs(pipe, ex, kind)
-            rel_e2e.add(d, pred_pairs, kind)
+            rel_e2e.add(d, pred_pairs, kind, found={c.key for c in document_concepts(ex).values()})
             rel_e2e_r.add(d, pred_pairs, kind)
             if rel_e2e_current is not None:
                 rel_e2e_current.add(d, pred_pairs, kind)
@@ -143,8 +143,11 @@ class _RelCounter:
         self.tp = self.fp = self.fn = 0
         self.typed = [0, 0, 0]
         self.by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.gold_total = 0
+        self.reachable: int | None = None  # gold pairs whose two concepts the pipeline found
 
-    def add(self, d: Document, pred: dict[frozenset, tuple[str, float]], kind: str) -> None:
+    def add(self, d: Document, pred: dict[frozenset, tuple[str, float]], kind: str,
+            found: set[str] | None = None) -> None:
         gold = {k: v for k, v in gold_pairs(_Wrap(d), kind).items() if len(k) == 2}
         if self.restrict:
             ids = {i for m in d.mentions if TYPE_TO_LABEL.get(m.type) for i in m.ids}
@@ -153,6 +156,9 @@ class _RelCounter:
             kept = {k: v for k, v in gold.items() if k <= self.known_ids}
             self.left_out += len(gold) - len(kept)
             gold = kept
+        self.gold_total += len(gold)
+        if found is not None:
+            self.reachable = (self.reachable or 0) + sum(1 for k in gold if k <= found)
         self.tp += len(pred.keys() & gold.keys())
         self.fp += len(pred.keys() - gold.keys())
         self.fn += len(gold.keys() - pred.keys())
@@ -172,6 +178,12 @@ class _RelCounter:
         r = prf(self.tp, self.fp, self.fn)
         r["typed"] = prf(*self.typed)
         r["by_type"] = {t: prf(*c) for t, c in sorted(self.by_type.items())}
+        if self.reachable is not None:
+            # the recall ceiling set by NER + grounding: a pair is only predictable when both of its
+            # concepts are among the abstract's grounded concepts
+            r["gold_pairs_with_both_concepts_found"] = {
+                "n": self.reachable, "of": self.gold_total,
+                "fraction": round(self.reachable / self.gold_total, 4) if self.gold_total else None}
         return r
 
 

@@ -251,6 +251,26 @@ def test_cli_learn_mcmc_diagnostics_and_options(home):
     assert res.exit_code == 2 and "need --confidence mcmc" in out
 
 
+def test_cli_learn_exact_search(home):
+    args = ["learn", str(GSE / "GSE10072_clock_genes.csv"), "--drop", "condition", "-k", "4",
+            "--max-parents", "3", "--no-vocabulary"]
+    res, out = _invoke(args + ["--run-id", "ex", "--search", "exact", "--confidence", "exact"])
+    assert res.exit_code == 0, out
+    assert "search: exact (the highest-scoring DAG; " in out and "exact edge posteriors over all DAGs" in out
+    doc = json.loads((home / "bn" / "ex" / "network.json").read_text())
+    exact = doc["meta"]["search"]
+    assert doc["meta"]["exact_posterior"]["log_marginal_likelihood"] < 0
+    edges = pd.read_csv(home / "bn" / "ex" / "edges.tsv", sep="\t")
+    assert edges["posterior"].between(0, 1).all() and edges["posterior"].max() > 0.5
+    res, out = _invoke(args + ["--run-id", "hc", "--confidence", "none"])
+    assert res.exit_code == 0, out
+    greedy = json.loads((home / "bn" / "hc" / "network.json").read_text())["meta"]["search"]
+    assert (exact["method"], greedy["method"]) == ("exact", "hill_climb")
+    assert exact["score"] >= greedy["score"] - 1e-8  # same score, same candidates: never below the greedy DAG
+    res, out = _invoke(args + ["--run-id", "bad", "--search", "greedy"])
+    assert res.exit_code == 1 and "unknown search 'greedy'; choose one of hill_climb, exact" in out
+
+
 @pytest.mark.parametrize("content, args, match", [
     ("sample,TP53,EGFR,KRAS,MYC,condition\n" + "".join(f"s{i},{i % 3},{i % 5},{i % 7},5,{'ab'[i % 2]}\n" for i in range(12)),
      ["--drop", "condition"], "constant variable"),

@@ -985,7 +985,12 @@ def test_evaluate_any_pubtator_file_as_json(tiny_ner, kb_dir, relation_model, de
     assert line["relation"]["gold_entities"]["f1"] > 0
     current = line["relation"]["end_to_end_current_mesh"]
     assert current["recall"] >= line["relation"]["end_to_end"]["recall"]
-    assert "NER (strict)" in format_report(result)
+    # a correct pair needs both concepts found, so that fraction bounds the end-to-end recall
+    reach = line["relation"]["end_to_end"]["gold_pairs_with_both_concepts_found"]
+    e2e = line["relation"]["end_to_end"]
+    assert reach["of"] == e2e["tp"] + e2e["fn"] > 0
+    assert e2e["recall"] <= reach["fraction"] <= 1 and reach["n"] <= reach["of"]
+    assert "NER (strict)" in format_report(result) and "recall ceiling" in format_report(result)
     # no relations in the file: null scores, not a real-looking 0.0
     no_rel = tmp_path / "no_relations.PubTator"
     with open(no_rel, "w", encoding="utf-8") as fh:

@@ -26,7 +26,7 @@ from .subnet import common_subnetwork, delta_subnetwork, sample_subnetworks
 
 SCORES = ("bge", "bic", "spline", "bdeu")
 SCREENINGS = ("correlation", "mi", "trees", "none")
-CONFIDENCES = ("none", "bootstrap", "mcmc", "nnsr")
+CONFIDENCES = ("none", "bootstrap", "mcmc", "nnsr", "exact")
 
 
 def _as_frame(data, variables=None, **load_kw) -> tuple[pd.DataFrame, list]:
@@ -108,7 +108,7 @@ def learn(
     """Learn a Bayesian network (samples x variables data).
 
     score: "bge" | "bic" | "spline" | "bdeu";  screening: "correlation" | "mi" | "trees" | "none";
-    confidence: "none" | "bootstrap" | "mcmc" | "nnsr";  executor: "local" | "process" |
+    confidence: "none" | "bootstrap" | "mcmc" | "nnsr" | "exact" (exact posterior edge probabilities, up to 20 variables);  executor: "local" | "process" |
     "dask" | "ray" (or a dask Client);  prior_edges: [(source, target), ...] variable names,
     soft prior bonus ``prior_weight`` nats each;  interventions: per-sample lists of intervened
     variables or an (n x p) boolean mask (Cooper & Yoo interventional score);  conditions:

@@ -199,6 +199,14 @@ def _print_diagnostics(meta: dict) -> None:
     """Convergence / confidence diagnostics that the network's meta holds; warn when R-hat > 1.1."""
     import math
 
+    se = meta.get("search")
+    if se and se.get("method") == "exact":
+        console.print(f"search: exact (the highest-scoring DAG; {se.get('families_scored')} family scores)",
+                      highlight=False)
+    ep = meta.get("exact_posterior")
+    if ep:
+        console.print(f"exact edge posteriors over all DAGs: log marginal likelihood {ep['log_marginal_likelihood']:.2f} "
+                      f"(prior over node orders: {ep['prior_over_orders']})", highlight=False)
     mc = meta.get("mcmc")
     if mc:
         def f(x):
@@ -235,7 +243,8 @@ def learn_cmd(
     cohort: str | None = typer.Option(None, help="Cohort name for the overlays (default: the matrix stem)."),
     score: str = typer.Option("bge", help="bge | bic | spline | bdeu"),
     screening: str = typer.Option("correlation", help="correlation | mi | trees | none"),
-    confidence: str = typer.Option("bootstrap", help="none | bootstrap | mcmc | nnsr"),
+    confidence: str = typer.Option("bootstrap", help="none | bootstrap | mcmc | nnsr | exact (exact posterior edge "
+                                   "probabilities over all DAGs, up to 20 variables)"),
     n_bootstrap: int = typer.Option(20),
     max_parents: int = typer.Option(5),
     seed: int = typer.Option(0),
