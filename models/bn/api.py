@@ -59,7 +59,7 @@ def network_diagnostics(network: Network) -> dict:
     m = network.meta or {}
     out = {"score": network.score, "confidence": m.get("confidence"), "posterior": m.get("posterior"),
            "n_dag_samples": len(network.samples) if network.samples else 0, "n_edges": m.get("n_edges")}
-    for key in ("mcmc", "bootstrap", "nnsr", "prune", "scale"):
+    for key in ("mcmc", "bootstrap", "nnsr", "exact_posterior", "prune", "scale"):
         if key in m:
             out[key] = m[key]
     warn = []
@@ -103,7 +103,7 @@ def learn(
     conditions=None,
     prune_alpha: float | None = None,
     scale: str | None = None,
-    search: str = "hill_climb",
+    search: str | None = None,
 ) -> Network:
     """Learn a Bayesian network (samples x variables data).
 
@@ -116,7 +116,8 @@ def learn(
     prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3);  scale: the
     data's scale ("log2" | "ln" | "log10" | "linear"), stored in ``meta["scale"]`` and used by
     :func:`simulate` to convert fold changes into levels;  search: "hill_climb" | "exact"
-    (the highest-scoring DAG by dynamic programming, up to 20 variables).
+    (the highest-scoring DAG by dynamic programming, up to 20 variables; default: exact with
+    confidence "exact", else hill climbing).
     """
     from .intervention import SCALES
 

@@ -15,6 +15,7 @@ refuses with a clear error instead of exhausting memory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -138,25 +139,25 @@ def _log_subset_sums(local: np.ndarray, c: int) -> np.ndarray:
     return A
 
 
-def exact_edge_posteriors(
-    scorer: Scorer,
-    candidates: Candidates,
-    max_parents: int = 5,
-    prior: StructurePrior | None = None,
-    max_vars: int = MAX_EXACT_VARS,
-) -> tuple[np.ndarray, float]:
-    """Exact posterior probabilities of every directed edge, summed over all DAGs (Koivisto & Sood
-    2004; Koivisto 2006).  Returns (P, log Z) with P[i, j] = P(i -> j | data).
+@dataclass
+class _OrderSums:
+    cand: list
+    locals_: list
+    projs: list
+    alpha: np.ndarray  # alpha[j, U] = log sum_{pa ⊆ U} exp score(j, pa)
+    L: np.ndarray  # L[S]: log sum over orders of S (parents inside the predecessors)
+    R: np.ndarray  # R[T]: the same for the nodes T that come after V - T
+    all_masks: np.ndarray
+    full: np.int64
 
-    The sum runs over node orders with a uniform prior on orders (the "order-modular" prior), so a
-    DAG weighs in proportion to its number of topological orders -- the usual price of exactness,
-    which favours graphs with fewer constraints on the order (Eaton & Murphy 2007 discuss it).
-    Forward  L(S) = sum_{j in S} L(S - j) a_j(S - j),  backward  R(T) = sum_{k in T} a_k(V - T) R(T - k),
-    a_j(U) = sum_{pa ⊆ U} exp score(j, pa);  P(i -> j) = sum_U L(U) b_ij(U) R(V - U - j) / L(V) with
-    b_ij(U) = a_j(U) - a_j(U - i), the parent sets inside U that contain i."""
+    @property
+    def log_z(self) -> float:
+        return float(self.L[self.full])
+
+
+def _order_sums(scorer, candidates, max_parents, prior, max_vars, what) -> _OrderSums:
     p = scorer.n_vars
-    cand, locals_, projs, all_masks = _tables(scorer, candidates, max_parents, prior, max_vars,
-                                              "exact edge posteriors")
+    cand, locals_, projs, all_masks = _tables(scorer, candidates, max_parents, prior, max_vars, what)
     full = np.int64((1 << p) - 1)
     alpha = np.empty((p, 1 << p))
     for j in range(p):
@@ -177,7 +178,29 @@ def exact_edge_posteriors(
             accR[has] = np.logaddexp(accR[has], alpha[j, full ^ S[has]] + R[rest])
         L[S] = accL
         R[S] = accR
-    logZ = float(L[full])
+    return _OrderSums(cand, locals_, projs, alpha, L, R, all_masks, full)
+
+
+def exact_edge_posteriors(
+    scorer: Scorer,
+    candidates: Candidates,
+    max_parents: int = 5,
+    prior: StructurePrior | None = None,
+    max_vars: int = MAX_EXACT_VARS,
+) -> tuple[np.ndarray, float]:
+    """Exact posterior probabilities of every directed edge, summed over all DAGs (Koivisto & Sood
+    2004; Koivisto 2006).  Returns (P, log Z) with P[i, j] = P(i -> j | data).
+
+    The sum runs over node orders with a uniform prior on orders (the "order-modular" prior), so a
+    DAG weighs in proportion to its number of topological orders -- the usual price of exactness,
+    which favours graphs with fewer constraints on the order (Eaton & Murphy 2007 discuss it).
+    Forward  L(S) = sum_{j in S} L(S - j) a_j(S - j),  backward  R(T) = sum_{k in T} a_k(V - T) R(T - k),
+    a_j(U) = sum_{pa ⊆ U} exp score(j, pa);  P(i -> j) = sum_U L(U) b_ij(U) R(V - U - j) / L(V) with
+    b_ij(U) = a_j(U) - a_j(U - i), the parent sets inside U that contain i."""
+    p = scorer.n_vars
+    o = _order_sums(scorer, candidates, max_parents, prior, max_vars, "exact edge posteriors")
+    cand, alpha, L, R, all_masks, full = o.cand, o.alpha, o.L, o.R, o.all_masks, o.full
+    logZ = o.log_z
     P = np.zeros((p, p))
     for j in range(p):
         bit_j = np.int64(1) << j
@@ -197,3 +220,42 @@ def exact_edge_posteriors(
             m = terms.max() if len(terms) else -np.inf
             P[i, j] = 0.0 if not np.isfinite(m) else float(np.exp(m + np.log(np.exp(terms - m).sum()) - logZ))
     return np.clip(P, 0.0, 1.0), logZ
+
+
+def sample_dags_exact(
+    scorer: Scorer,
+    candidates: Candidates,
+    n_samples: int = 200,
+    max_parents: int = 5,
+    prior: StructurePrior | None = None,
+    seed: int = 0,
+    max_vars: int = MAX_EXACT_VARS,
+) -> list[list[set]]:
+    """Independent DAG draws from the same posterior as :func:`exact_edge_posteriors` (uniform prior
+    over orders): an order is drawn sink first (sink j of W with weight L(W - j) a_j(W - j)), then
+    every node's parent set among its predecessors with weight exp score.  No Markov chain, so no
+    burn-in or convergence to check; the draws feed the knockdown simulation like MCMC samples."""
+    p = scorer.n_vars
+    o = _order_sums(scorer, candidates, max_parents, prior, max_vars, "exact DAG sampling")
+    rng = np.random.default_rng(seed)
+    cand_masks = [np.arange(len(loc), dtype=np.int64) for loc in o.locals_]
+    dags = []
+    for _ in range(n_samples):
+        parents: list[set] = [set() for _ in range(p)]
+        W = o.full
+        while W:
+            members = [j for j in range(p) if (W >> j) & 1]
+            logw = np.array([o.L[W ^ (np.int64(1) << j)] + o.alpha[j, W ^ (np.int64(1) << j)] for j in members])
+            w = np.exp(logw - logw.max())
+            j = members[int(rng.choice(len(members), p=w / w.sum()))]
+            W = W ^ (np.int64(1) << j)
+            allowed = o.projs[j][W]  # the predecessors that are candidate parents of j, as a mask over cand[j]
+            subsets = cand_masks[j][(cand_masks[j] & ~allowed) == 0]
+            loc = o.locals_[j][subsets]
+            ok = np.isfinite(loc)
+            subsets, loc = subsets[ok], loc[ok]
+            pw = np.exp(loc - loc.max())
+            m = int(subsets[int(rng.choice(len(subsets), p=pw / pw.sum()))])
+            parents[j] = {o.cand[j][s] for s in range(len(o.cand[j])) if (m >> s) & 1}
+        dags.append(parents)
+    return dags

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .exact import MAX_EXACT_VARS, exact_edge_posteriors, exact_search
+from .exact import MAX_EXACT_VARS, exact_edge_posteriors, exact_search, sample_dags_exact
 from .fit import fit_dag, standardise
 from .mcmc import structure_mcmc
 from .results import Network
@@ -279,7 +279,8 @@ def learn_structure(
     tie_break: str = "screening",
     groups=None,
     prune_alpha: float | None = None,
-    search: str = "hill_climb",
+    search: str | None = None,
+    exact_samples: int = 200,
 ) -> Network:
     """Learn a DAG (and optionally edge confidences) from samples x variables data X.
 
@@ -295,10 +296,11 @@ def learn_structure(
     replicate (``confidence="bootstrap"``); ``None`` = no pruning.  A model-averaged DAG from the
     bootstrap frequencies: :func:`consensus_dag`.  ``search``: ``"exact"`` finds the
     highest-scoring DAG by dynamic programming (:mod:`.exact`, up to 20 variables),
-    ``"hill_climb"`` the greedy local optimum (default: the global optimum of the spline score is
-    often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
+    ``"hill_climb"`` the greedy local optimum (the default, except with ``confidence="exact"``:
+    the global optimum of the spline score is often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
     every bootstrap replicate and NNSR subset.  ``confidence="exact"``: exact posterior edge
-    probabilities summed over all DAGs (:func:`.exact.exact_edge_posteriors`, up to 20 variables).
+    probabilities summed over all DAGs (:func:`.exact.exact_edge_posteriors`, up to 20 variables)
+    and ``exact_samples`` independent DAG draws from that posterior for the simulations.
     """
     t0 = time.perf_counter()
     X = np.asarray(X, dtype=np.float64)
@@ -307,7 +309,7 @@ def learn_structure(
         X = center_groups(X, groups)
     idx = {v: a for a, v in enumerate(variables)}
     pe = [(idx[a], idx[b]) for a, b in (prior_edges or []) if a in idx and b in idx]
-    search = resolve_search(search, p)
+    search = resolve_search(search or ("exact" if confidence == "exact" else "hill_climb"), p)
     if confidence == "exact" and p > MAX_EXACT_VARS:
         raise ValueError(f"exact edge posteriors are limited to {MAX_EXACT_VARS} variables, the data have {p}; "
                          "use confidence='mcmc' or 'bootstrap'")
@@ -407,7 +409,10 @@ def learn_structure(
         elif confidence == "exact":
             P, log_z = exact_edge_posteriors(scorer, cands, max_parents=max_parents, prior=pr)
             posterior = {(int(i), int(j)): float(P[i, j]) for i, j in zip(*np.nonzero(P))}
-            meta["exact_posterior"] = {"log_marginal_likelihood": log_z, "prior_over_orders": "uniform (order-modular)"}
+            samples = sample_dags_exact(scorer, cands, n_samples=exact_samples, max_parents=max_parents, prior=pr,
+                                        seed=seed)
+            meta["exact_posterior"] = {"log_marginal_likelihood": log_z, "prior_over_orders": "uniform (order-modular)",
+                                       "n_dag_samples": len(samples)}
         elif confidence != "none":
             raise ValueError(f"unknown confidence method {confidence!r} (none | bootstrap | mcmc | nnsr | exact)")
     if prune_alpha is not None:
