@@ -165,18 +165,21 @@ class GraphWriter:
             session.run("CALL db.awaitIndexes(300)").consume()
 
     # ------------------------------------------------------------------ writes
-    def _run(self, cypher: str, params: dict[str, Any], retry_cypher: str | None = None) -> list[dict]:
+    def _run(self, cypher: str, params: dict[str, Any], retry_cypher: str | None = None,
+             quiet: bool = False) -> list[dict]:
         """One transaction per batch: a crash loses at most the open batches, which a re-run redoes.
 
         Concurrent edge batches can deadlock on shared (hub) nodes; Neo4j aborts one of them
         with a transient error and, since the batch is idempotent, we simply run it again
         after a short randomised pause (the driver's own retry starts at a full second).
         `retry_cypher` replaces `cypher` on a retry: a CREATE batch is retried as MERGE, since
-        after a lost connection we cannot know whether its commit went through.
+        after a lost connection we cannot know whether its commit went through.  `quiet` turns off the
+        server's notifications for a query that names property keys a fresh store does not have yet.
         """
+        options = {"notifications_min_severity": "OFF"} if quiet else {}
         for attempt in range(60):
             try:
-                with self.drv.session(database=self.database) as session, session.begin_transaction() as tx:
+                with self.drv.session(database=self.database, **options) as session, session.begin_transaction() as tx:
                     q = cypher if attempt == 0 or retry_cypher is None else retry_cypher
                     out = [r.data() for r in tx.run(q, params)]
                     tx.commit()
@@ -395,7 +398,8 @@ class GraphWriter:
                 "MATCH (e)-[:HAS_SUBJECT]->(s), (e)-[:HAS_OBJECT]->(o) "
                 "MATCH (s)-[r]->(o) WHERE type(r) = e.predicate AND r.primary_knowledge_source = $source "
                 "RETURN collect(DISTINCT elementId(r)) AS ids",
-                {"pmids": pmids[i:i + self.batch_size], "source": source})
+                {"pmids": pmids[i:i + self.batch_size], "source": source},
+                quiet=True)  # before the first literature load no Evidence has `predicate`: no typo warning
             out.update(rows[0]["ids"])
         return out
 
