@@ -90,7 +90,10 @@ def test_learn_structure_search_choice_and_limits():
     Z = _data(200, np.random.default_rng(0))
     net = learn_structure(Z, list("abcd"), score="bge", k=3, max_parents=2, search="exact")
     assert net.meta["search"]["method"] == "exact"
-    assert learn_structure(Z, list("abcd"), score="bge", k=3).meta["search"]["method"] == "hill_climb"  # the default
+    # the default: exact for the parametric scores on small networks, hill climbing for the spline score
+    assert learn_structure(Z, list("abcd"), score="bge", k=3).meta["search"]["method"] == "exact"
+    assert learn_structure(Z, list("abcd"), score="spline", k=3).meta["search"]["method"] == "hill_climb"
+    assert resolve_search(None, 16, "bge") == "hill_climb" and resolve_search(None, 16, "spline", "exact") == "exact"
     scorer = Scorer(np.random.default_rng(0).normal(size=(50, 21)))
     with pytest.raises(ValueError, match="limited to 20 variables"):
         exact_search(scorer, screen(scorer.X, k=3, method="correlation"))
@@ -104,8 +107,9 @@ def test_spline_optimum_is_denser_than_the_truth_and_pruning_restores_it():
 
     X = _nonlinear_sem(400, np.random.default_rng(1))
     v = [f"V{i}" for i in range(6)]
-    hc = learn_structure(X, v, score="spline", k=5)
+    hc = learn_structure(X, v, score="spline", k=5)  # the default for the spline score
     ex = learn_structure(X, v, score="spline", k=5, search="exact")
+    assert hc.meta["search"]["method"] == "hill_climb"
     assert ex.meta["search"]["score"] > hc.meta["search"]["score"]
     est = {(i, j) for j, pa in enumerate(ex.parents) for i in pa}
     assert len(est - TRUE) >= 2

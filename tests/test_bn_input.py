@@ -254,7 +254,7 @@ def test_cli_learn_mcmc_diagnostics_and_options(home):
 def test_cli_learn_exact_search(home):
     args = ["learn", str(GSE / "GSE10072_clock_genes.csv"), "--drop", "condition", "-k", "4",
             "--max-parents", "3", "--no-vocabulary"]
-    res, out = _invoke(args + ["--run-id", "ex", "--search", "exact", "--confidence", "exact"])
+    res, out = _invoke(args + ["--run-id", "ex", "--confidence", "exact"])  # 12 genes, BGe: exact by default
     assert res.exit_code == 0, out
     assert "search: exact (the highest-scoring DAG; " in out and "exact edge posteriors over all DAGs" in out
     doc = json.loads((home / "bn" / "ex" / "network.json").read_text())
@@ -262,7 +262,7 @@ def test_cli_learn_exact_search(home):
     assert doc["meta"]["exact_posterior"]["log_marginal_likelihood"] < 0
     edges = pd.read_csv(home / "bn" / "ex" / "edges.tsv", sep="\t")
     assert edges["posterior"].between(0, 1).all() and edges["posterior"].max() > 0.5
-    res, out = _invoke(args + ["--run-id", "hc", "--confidence", "none"])
+    res, out = _invoke(args + ["--run-id", "hc", "--confidence", "none", "--search", "hill_climb"])
     assert res.exit_code == 0, out
     greedy = json.loads((home / "bn" / "hc" / "network.json").read_text())["meta"]["search"]
     assert (exact["method"], greedy["method"]) == ("exact", "hill_climb")

@@ -116,8 +116,8 @@ def learn(
     prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3);  scale: the
     data's scale ("log2" | "ln" | "log10" | "linear"), stored in ``meta["scale"]`` and used by
     :func:`simulate` to convert fold changes into levels;  search: "hill_climb" | "exact"
-    (the highest-scoring DAG by dynamic programming, up to 20 variables; default: exact with
-    confidence "exact", else hill climbing).
+    (the highest-scoring DAG by dynamic programming, up to 20 variables; default: exact for
+    bge/bic/bdeu on up to 15 variables and with confidence "exact", else hill climbing).
     """
     from .intervention import SCALES
 

@@ -267,8 +267,8 @@ def learn_cmd(
     k: int = typer.Option(10, "-k", "--k", help="Candidate parents per variable (screening)."),
     prune_alpha: float | None = typer.Option(None, help="CAM-style significance pruning of the learned DAG (e.g. 1e-3)."),
     search: str | None = typer.Option(None, help="hill_climb | exact. exact: the highest-scoring DAG by dynamic "
-                                      "programming (up to 20 variables). Default: exact with --confidence exact, "
-                                      "else hill_climb."),
+                                      "programming (up to 20 variables). Default: exact for bge/bic/bdeu on up to 15 "
+                                      "variables and with --confidence exact, else hill_climb."),
     executor: str = typer.Option("local", help="Parallel backend for bootstrap/NNSR: local | process | dask."),
     n_workers: int | None = typer.Option(None, help="Workers of the process pool / local Dask cluster."),
     address: str | None = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786)."),

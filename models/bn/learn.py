@@ -116,11 +116,22 @@ class Executor:
 
 
 SEARCH_METHODS = ("hill_climb", "exact")
+# Default search: exact for the parametric scores on up to AUTO_EXACT_VARS variables. Decided on
+# 20 simulated linear-Gaussian DAGs (12 variables, 500 samples; mean SHD): BGe hill climbing 6.95,
+# with 5 restarts 5.1, exact 3.75; BIC 8.35 / 5.2 / 4.05. Not for the spline score: on nonlinear
+# (tanh) DAGs its exact optimum was further from the truth (17.75 against 16.25), the score adds
+# spurious parents and hill climbing stops before most of them.
+AUTO_EXACT_VARS = 15
+AUTO_EXACT_SCORES = ("bge", "bic", "bdeu")
 
 
-def resolve_search(search: str, n_vars: int) -> str:
-    """Check the search method up front, so a bad name or an exact search over too many variables
-    fails before any bootstrap replicate runs."""
+def resolve_search(search: str | None, n_vars: int, score: str = "bge", confidence: str = "none") -> str:
+    """The search method (``None``: the default above; exact whenever ``confidence="exact"``).
+    Checked up front, so a bad name or an exact search over too many variables fails before any
+    bootstrap replicate runs."""
+    if search is None:
+        exact = confidence == "exact" or (score in AUTO_EXACT_SCORES and n_vars <= AUTO_EXACT_VARS)
+        return "exact" if exact else "hill_climb"
     if search not in SEARCH_METHODS:
         raise ValueError(f"unknown search {search!r}; choose one of {', '.join(SEARCH_METHODS)}")
     if search == "exact" and n_vars > MAX_EXACT_VARS:
@@ -296,8 +307,9 @@ def learn_structure(
     replicate (``confidence="bootstrap"``); ``None`` = no pruning.  A model-averaged DAG from the
     bootstrap frequencies: :func:`consensus_dag`.  ``search``: ``"exact"`` finds the
     highest-scoring DAG by dynamic programming (:mod:`.exact`, up to 20 variables),
-    ``"hill_climb"`` the greedy local optimum (the default, except with ``confidence="exact"``:
-    the global optimum of the spline score is often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
+    ``"hill_climb"`` the greedy local optimum; default (``None``): exact for BGe/BIC/BDeu on up to
+    ``AUTO_EXACT_VARS`` variables and with ``confidence="exact"``, else hill climbing (the global
+    optimum of the spline score is often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
     every bootstrap replicate and NNSR subset.  ``confidence="exact"``: exact posterior edge
     probabilities summed over all DAGs (:func:`.exact.exact_edge_posteriors`, up to 20 variables)
     and ``exact_samples`` independent DAG draws from that posterior for the simulations.
@@ -309,7 +321,7 @@ def learn_structure(
         X = center_groups(X, groups)
     idx = {v: a for a, v in enumerate(variables)}
     pe = [(idx[a], idx[b]) for a, b in (prior_edges or []) if a in idx and b in idx]
-    search = resolve_search(search or ("exact" if confidence == "exact" else "hill_climb"), p)
+    search = resolve_search(search, p, score, confidence)
     if confidence == "exact" and p > MAX_EXACT_VARS:
         raise ValueError(f"exact edge posteriors are limited to {MAX_EXACT_VARS} variables, the data have {p}; "
                          "use confidence='mcmc' or 'bootstrap'")
