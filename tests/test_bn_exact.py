@@ -193,3 +193,27 @@ def test_exact_confidence_feeds_the_knockdown_simulation():
     delta = dict(zip(res.variables, res.mean_delta))
     # A -> B is not identifiable from observational data, so some draws point B -> A and carry no effect
     assert delta["B"] < 0 and delta["C"] < 0 and abs(delta["D"]) < 0.1
+
+
+def test_default_search_on_a_small_network_finds_the_v_structure_that_hill_climbing_misses():
+    rng = np.random.default_rng(11)
+    n = 400
+    a = rng.normal(size=n)
+    b = 0.9 * a + 0.4 * rng.normal(size=n)
+    c = 0.8 * b + 0.4 * rng.normal(size=n)
+    d = rng.normal(size=n)
+    e = 0.7 * c - 0.7 * d + 0.4 * rng.normal(size=n)
+    X = np.c_[a, b, c, d, e]
+    v = list("ABCDE")
+
+    def edges(net):
+        return {(v[i], v[j]) for j, pa in enumerate(net.parents) for i in pa}
+
+    default = learn_structure(X, v, score="bge", screening="none", max_parents=2)
+    greedy = learn_structure(X, v, score="bge", screening="none", max_parents=2, search="hill_climb")
+    assert default.meta["search"]["method"] == "exact"
+    assert {("C", "E"), ("D", "E")} <= edges(default) and len(edges(default)) == 4
+    # greedy: C - E and D - E enter in the wrong direction (BGe cannot tell them apart one at a time),
+    # then C -> D is needed to explain their dependence given E
+    assert not {("C", "E"), ("D", "E")} <= edges(greedy)
+    assert default.meta["search"]["score"] > greedy.meta["search"]["score"]
