@@ -312,11 +312,11 @@ def structure_1000(quick):
 
 def search_comparison(n_graphs=20):
     """Hill climbing (no restarts, 5 restarts) against exact search on simulated DAGs with known truth
-    (12 variables, 500 samples, about 2 parents per node in a random order): BGe and BIC on
-    linear-Gaussian data, the spline score on tanh data. The evidence behind the default search
+    (12 variables, 500 samples, about 2 parents per node in a random order): BGe, BIC and BDeu
+    (3 levels) on linear-Gaussian data, the spline score on tanh data. The evidence behind the default search
     (exact for BGe/BIC/BDeu on small networks, hill climbing for the spline score)."""
     out = {"simulated": True, "n_variables": 12, "n_samples": 500, "n_graphs": n_graphs}
-    for score, nonlinear in (("bge", False), ("bic", False), ("spline", True)):
+    for score, nonlinear in (("bge", False), ("bic", False), ("bdeu", False), ("spline", True)):
         shds = {"hill_climb": [], "hill_climb_5_restarts": [], "exact": []}
         gaps = []
         t = time.perf_counter()

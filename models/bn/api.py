@@ -108,8 +108,9 @@ def learn(
     """Learn a Bayesian network (samples x variables data).
 
     score: "bge" | "bic" | "spline" | "bdeu";  screening: "correlation" | "mi" | "trees" | "none";
-    confidence: "none" | "bootstrap" | "mcmc" | "nnsr" | "exact" (exact posterior edge probabilities, up to 20 variables);  executor: "local" | "process" |
-    "dask" | "ray" (or a dask Client);  prior_edges: [(source, target), ...] variable names,
+    confidence: "none" | "bootstrap" | "mcmc" | "nnsr" | "exact" (exact posterior edge
+    probabilities, up to 20 variables);  executor: "local" | "process" | "dask" | "ray" (or a
+    dask Client);  prior_edges: [(source, target), ...] variable names,
     soft prior bonus ``prior_weight`` nats each;  interventions: per-sample lists of intervened
     variables or an (n x p) boolean mask (Cooper & Yoo interventional score);  conditions:
     per-sample condition labels -> per-condition intercepts (``learn_structure(groups=...)``);

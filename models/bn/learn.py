@@ -118,9 +118,10 @@ class Executor:
 SEARCH_METHODS = ("hill_climb", "exact")
 # Default search: exact for the parametric scores on up to AUTO_EXACT_VARS variables. Decided on
 # 20 simulated linear-Gaussian DAGs (12 variables, 500 samples; mean SHD): BGe hill climbing 6.95,
-# with 5 restarts 5.1, exact 3.75; BIC 8.35 / 5.2 / 4.05. Not for the spline score: on nonlinear
-# (tanh) DAGs its exact optimum was further from the truth (17.75 against 16.25), the score adds
-# spurious parents and hill climbing stops before most of them.
+# with 5 restarts 5.1, exact 3.75; BIC 8.35 / 5.2 / 4.05; BDeu 6.55 / 6.15 / 5.9 (bench/bn.py,
+# section 6). Not for the spline score: on nonlinear (tanh) DAGs its exact optimum was further
+# from the truth (17.75 against 16.25); the score adds spurious parents and hill climbing stops
+# before most of them.
 AUTO_EXACT_VARS = 15
 AUTO_EXACT_SCORES = ("bge", "bic", "bdeu")
 
@@ -309,8 +310,8 @@ def learn_structure(
     highest-scoring DAG by dynamic programming (:mod:`.exact`, up to 20 variables),
     ``"hill_climb"`` the greedy local optimum; default (``None``): exact for BGe/BIC/BDeu on up to
     ``AUTO_EXACT_VARS`` variables and with ``confidence="exact"``, else hill climbing (the global
-    optimum of the spline score is often denser than the truth, see :mod:`.exact`).  It applies to the point estimate and to
-    every bootstrap replicate and NNSR subset.  ``confidence="exact"``: exact posterior edge
+    optimum of the spline score is often denser than the truth, see :mod:`.exact`).  It applies
+    to the point estimate and to every bootstrap replicate and NNSR subset.  ``confidence="exact"``: exact posterior edge
     probabilities summed over all DAGs (:func:`.exact.exact_edge_posteriors`, up to 20 variables)
     and ``exact_samples`` independent DAG draws from that posterior for the simulations.
     """
