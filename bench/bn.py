@@ -218,14 +218,7 @@ def sachs(n_boot=50):
         # bootstrap: model-averaged DAG of the edges found in >= 50% of the (pruned) replicates
         parents = consensus_dag(nw.edge_scores, 0.5) if nb else nw.parents
         est = {(cols[i], cols[j]) for j, pa in enumerate(parents) for i in pa}
-        out[name] = {"shd": shd(est, true), "shd_reversal_2": shd(est, true, reversal_cost=2),
-                     "n_edges": len(est), "correct_directed": len(est & true),
-                     "reversed": len({(b, a) for a, b in est} & true),
-                     "seconds": time.perf_counter() - t, "n_samples": int(X.shape[0]),
-                     "conditions": len(set(G)), "edges": sorted(est)}
-        r = out[name]
-        print(f"  Sachs {name:42s}: SHD {r['shd']:2d} (reversal=2: {r['shd_reversal_2']:2d}), {r['n_edges']:2d} edges, "
-              f"{r['correct_directed']} correct, {r['reversed']} reversed, n={r['n_samples']}, {r['seconds']:.1f}s", flush=True)
+        out[name] = _sachs_row(name, est, true, t, X, G)
     # exact Bayesian model averaging: posterior edge probabilities summed over all DAGs (uniform
     # prior over orders), edges with posterior >= 0.5 -- Eaton & Murphy (2007) ran this kind of
     # exact computation on these data; declared before the run, no pruning
@@ -238,13 +231,7 @@ def sachs(n_boot=50):
         nw = learn_structure(X, cols, score=sc, screening="none", k=10, max_parents=4, inter=I if use_i else None,
                              groups=G if use_i else None, confidence="exact", tie_break="none")
         est = {(cols[i], cols[j]) for j, pa in enumerate(consensus_dag(nw.edge_scores, 0.5)) for i in pa}
-        out[name] = {"shd": shd(est, true), "shd_reversal_2": shd(est, true, reversal_cost=2), "n_edges": len(est),
-                     "correct_directed": len(est & true), "reversed": len({(b, a) for a, b in est} & true),
-                     "seconds": time.perf_counter() - t, "n_samples": int(X.shape[0]), "conditions": len(set(G)),
-                     "edges": sorted(est)}
-        r = out[name]
-        print(f"  Sachs {name:42s}: SHD {r['shd']:2d} (reversal=2: {r['shd_reversal_2']:2d}), {r['n_edges']:2d} edges, "
-              f"{r['correct_directed']} correct, {r['reversed']} reversed, n={r['n_samples']}, {r['seconds']:.1f}s", flush=True)
+        out[name] = _sachs_row(name, est, true, t, X, G)
     # CAM itself (greedy additive-model order search + the same pruning), the published anchor's method
     for name, dn, use_i in (("cam_observational", "observational", False), ("cam_interventional", "interventional", True)):
         X, I, G, cols = designs[dn]
@@ -253,14 +240,19 @@ def sachs(n_boot=50):
         parents, _ = significance_prune(Xc, cam_search(Xc, inter=I if use_i else None), inter=I if use_i else None,
                                         alpha=1e-3)
         est = {(cols[i], cols[j]) for j, pa in enumerate(parents) for i in pa}
-        out[name] = {"shd": shd(est, true), "shd_reversal_2": shd(est, true, reversal_cost=2), "n_edges": len(est),
-                     "correct_directed": len(est & true), "reversed": len({(b, a) for a, b in est} & true),
-                     "seconds": time.perf_counter() - t, "n_samples": int(X.shape[0]), "conditions": len(set(G)),
-                     "edges": sorted(est)}
-        r = out[name]
-        print(f"  Sachs {name:42s}: SHD {r['shd']:2d} (reversal=2: {r['shd_reversal_2']:2d}), {r['n_edges']:2d} edges, "
-              f"{r['correct_directed']} correct, {r['reversed']} reversed, n={r['n_samples']}, {r['seconds']:.1f}s", flush=True)
+        out[name] = _sachs_row(name, est, true, t, X, G)
     return out
+
+
+def _sachs_row(name, est, true, t0, X, G) -> dict:
+    """SHD and edge counts of one Sachs variant against the consensus, printed as one line."""
+    r = {"shd": shd(est, true), "shd_reversal_2": shd(est, true, reversal_cost=2), "n_edges": len(est),
+         "correct_directed": len(est & true), "reversed": len({(b, a) for a, b in est} & true),
+         "seconds": time.perf_counter() - t0, "n_samples": int(X.shape[0]), "conditions": len(set(G)),
+         "edges": sorted(est)}
+    print(f"  Sachs {name:42s}: SHD {r['shd']:2d} (reversal=2: {r['shd_reversal_2']:2d}), {r['n_edges']:2d} edges, "
+          f"{r['correct_directed']} correct, {r['reversed']} reversed, n={r['n_samples']}, {r['seconds']:.1f}s", flush=True)
+    return r
 
 
 def random_dag_data(p, n, n_edges, rng, nonlinear=False):

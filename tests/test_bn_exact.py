@@ -165,20 +165,25 @@ def test_exact_edge_posteriors_equal_the_sum_over_all_orders_and_dags():
     np.testing.assert_allclose(freq, P, atol=0.024)
 
 
+def _chain_and_v_structure(n=400):
+    """A linear SEM: A -> B -> C -> E <- D (columns A..E)."""
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=n)
+    b = 0.9 * a + 0.4 * rng.normal(size=n)
+    c = 0.8 * b + 0.4 * rng.normal(size=n)
+    d = rng.normal(size=n)
+    e = 0.7 * c - 0.7 * d + 0.4 * rng.normal(size=n)
+    return np.c_[a, b, c, d, e]
+
+
 def test_exact_confidence_feeds_the_knockdown_simulation():
     """learn(confidence="exact") stores exact posterior edge probabilities and independent DAG draws;
     the simulation runs over those draws: knocking down the root lowers its descendants."""
     import pandas as pd
     from targetkg.models.bn.api import learn, simulate
 
-    rng = np.random.default_rng(11)
-    n = 400
-    a = rng.normal(size=n)
-    b = 0.9 * a + 0.4 * rng.normal(size=n)
-    c = 0.8 * b + 0.4 * rng.normal(size=n)
-    d = rng.normal(size=n)
-    e = 0.7 * c - 0.7 * d + 0.4 * rng.normal(size=n)
-    df = pd.DataFrame({"A": a, "B": b, "C": c, "D": d, "E": e}, index=[f"s{i}" for i in range(n)])
+    X = _chain_and_v_structure()
+    df = pd.DataFrame(X, columns=list("ABCDE"), index=[f"s{i}" for i in range(len(X))])
     net = learn(df, score="bge", confidence="exact", screening="none", max_parents=2)
     meta = net.meta["exact_posterior"]
     assert meta["n_dag_samples"] == len(net.samples) == 200
@@ -196,14 +201,7 @@ def test_exact_confidence_feeds_the_knockdown_simulation():
 
 
 def test_default_search_on_a_small_network_finds_the_v_structure_that_hill_climbing_misses():
-    rng = np.random.default_rng(11)
-    n = 400
-    a = rng.normal(size=n)
-    b = 0.9 * a + 0.4 * rng.normal(size=n)
-    c = 0.8 * b + 0.4 * rng.normal(size=n)
-    d = rng.normal(size=n)
-    e = 0.7 * c - 0.7 * d + 0.4 * rng.normal(size=n)
-    X = np.c_[a, b, c, d, e]
+    X = _chain_and_v_structure()
     v = list("ABCDE")
 
     def edges(net):
