@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from targetkg.models.bn.exact import exact_edge_posteriors, exact_search, sample_dags_exact
+from targetkg.models.bn.exact import exact_edge_posteriors, exact_posterior, exact_search, sample_dags_exact
 from targetkg.models.bn.learn import learn_structure, resolve_search, standardise
 from targetkg.models.bn.scores import Scorer
 from targetkg.models.bn.screening import Candidates, screen
@@ -163,6 +163,10 @@ def test_exact_edge_posteriors_equal_the_sum_over_all_orders_and_dags():
             for i in pa:
                 freq[i, j] += 1 / len(dags)
     np.testing.assert_allclose(freq, P, atol=0.024)
+    # the one-pass variant that learn_structure uses gives the same posteriors and the same draws
+    P1, logZ1, dags1 = exact_posterior(scorer, cands, n_samples=50, max_parents=max_parents, prior=prior, seed=1)
+    np.testing.assert_array_equal(P1, P)
+    assert logZ1 == logZ and dags1 == dags[:50]
 
 
 def _chain_and_v_structure(n=400):

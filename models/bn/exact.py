@@ -197,10 +197,13 @@ def exact_edge_posteriors(
     Forward  L(S) = sum_{j in S} L(S - j) a_j(S - j),  backward  R(T) = sum_{k in T} a_k(V - T) R(T - k),
     a_j(U) = sum_{pa ⊆ U} exp score(j, pa);  P(i -> j) = sum_U L(U) b_ij(U) R(V - U - j) / L(V) with
     b_ij(U) = a_j(U) - a_j(U - i), the parent sets inside U that contain i."""
-    p = scorer.n_vars
     o = _order_sums(scorer, candidates, max_parents, prior, max_vars, "exact edge posteriors")
+    return _edge_posteriors(o), o.log_z
+
+
+def _edge_posteriors(o: _OrderSums) -> np.ndarray:
     cand, alpha, L, R, all_masks, full = o.cand, o.alpha, o.L, o.R, o.all_masks, o.full
-    logZ = o.log_z
+    p, logZ = len(cand), o.log_z
     P = np.zeros((p, p))
     for j in range(p):
         bit_j = np.int64(1) << j
@@ -219,7 +222,7 @@ def exact_edge_posteriors(
             terms = Gi + b
             m = terms.max() if len(terms) else -np.inf
             P[i, j] = 0.0 if not np.isfinite(m) else float(np.exp(m + np.log(np.exp(terms - m).sum()) - logZ))
-    return np.clip(P, 0.0, 1.0), logZ
+    return np.clip(P, 0.0, 1.0)
 
 
 def sample_dags_exact(
@@ -235,8 +238,27 @@ def sample_dags_exact(
     over orders): an order is drawn sink first (sink j of W with weight L(W - j) a_j(W - j)), then
     every node's parent set among its predecessors with weight exp score.  No Markov chain, so no
     burn-in or convergence to check; the draws feed the knockdown simulation like MCMC samples."""
-    p = scorer.n_vars
     o = _order_sums(scorer, candidates, max_parents, prior, max_vars, "exact DAG sampling")
+    return _sample_dags(o, n_samples, seed)
+
+
+def exact_posterior(
+    scorer: Scorer,
+    candidates: Candidates,
+    n_samples: int = 200,
+    max_parents: int = 5,
+    prior: StructurePrior | None = None,
+    seed: int = 0,
+    max_vars: int = MAX_EXACT_VARS,
+) -> tuple[np.ndarray, float, list[list[set]]]:
+    """Edge posteriors, log Z and DAG draws from one pass of the order sums (what
+    ``learn_structure(confidence="exact")`` needs; the two functions above each run it once)."""
+    o = _order_sums(scorer, candidates, max_parents, prior, max_vars, "exact edge posteriors")
+    return _edge_posteriors(o), o.log_z, _sample_dags(o, n_samples, seed)
+
+
+def _sample_dags(o: _OrderSums, n_samples: int, seed: int) -> list[list[set]]:
+    p = len(o.cand)
     rng = np.random.default_rng(seed)
     cand_masks = [np.arange(len(loc), dtype=np.int64) for loc in o.locals_]
     dags = []

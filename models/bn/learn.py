@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .exact import MAX_EXACT_VARS, exact_edge_posteriors, exact_search, sample_dags_exact
+from .exact import MAX_EXACT_VARS, exact_posterior, exact_search
 from .fit import fit_dag, standardise
 from .mcmc import structure_mcmc
 from .results import Network
@@ -420,10 +420,9 @@ def learn_structure(
             samples = [[set(int(i) for i in pa) for pa in dag] for dag in mc.samples]
             meta["mcmc"] = {**mc.diagnostics, "n_dag_samples": len(samples)}
         elif confidence == "exact":
-            P, log_z = exact_edge_posteriors(scorer, cands, max_parents=max_parents, prior=pr)
+            P, log_z, samples = exact_posterior(scorer, cands, n_samples=exact_samples, max_parents=max_parents,
+                                                prior=pr, seed=seed)
             posterior = {(int(i), int(j)): float(P[i, j]) for i, j in zip(*np.nonzero(P))}
-            samples = sample_dags_exact(scorer, cands, n_samples=exact_samples, max_parents=max_parents, prior=pr,
-                                        seed=seed)
             meta["exact_posterior"] = {"log_marginal_likelihood": log_z, "prior_over_orders": "uniform (order-modular)",
                                        "n_dag_samples": len(samples)}
         elif confidence != "none":
