@@ -93,7 +93,8 @@ def test_learn_structure_search_choice_and_limits():
     # the default: exact for the parametric scores on small networks, hill climbing for the spline score
     assert learn_structure(Z, list("abcd"), score="bge", k=3).meta["search"]["method"] == "exact"
     assert learn_structure(Z, list("abcd"), score="spline", k=3).meta["search"]["method"] == "hill_climb"
-    assert resolve_search(None, 16, "bge") == "hill_climb" and resolve_search(None, 16, "spline", "exact") == "exact"
+    assert resolve_search(None, 16, "bge") == "order" and resolve_search(None, 16, "spline") == "hill_climb"
+    assert resolve_search(None, 16, "spline", "exact") == "exact"
     scorer = Scorer(np.random.default_rng(0).normal(size=(50, 21)))
     with pytest.raises(ValueError, match="limited to 20 variables"):
         exact_search(scorer, screen(scorer.X, k=3, method="correlation"))

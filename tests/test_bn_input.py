@@ -267,8 +267,12 @@ def test_cli_learn_exact_search(home):
     greedy = json.loads((home / "bn" / "hc" / "network.json").read_text())["meta"]["search"]
     assert (exact["method"], greedy["method"]) == ("exact", "hill_climb")
     assert exact["score"] >= greedy["score"] - 1e-8  # same score, same candidates: never below the greedy DAG
+    res, out = _invoke(args + ["--run-id", "od", "--confidence", "none", "--search", "order"])
+    assert res.exit_code == 0 and "search: ordering-based from the hill-climbing DAG (" in out, out
+    order = json.loads((home / "bn" / "od" / "network.json").read_text())["meta"]["search"]
+    assert greedy["score"] - 1e-8 <= order["score"] <= exact["score"] + 1e-8
     res, out = _invoke(args + ["--run-id", "bad", "--search", "greedy"])
-    assert res.exit_code == 1 and "unknown search 'greedy'; choose one of hill_climb, exact" in out
+    assert res.exit_code == 1 and "unknown search 'greedy'; choose one of hill_climb, order, exact" in out
 
 
 @pytest.mark.parametrize("content, args, match", [

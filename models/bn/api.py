@@ -116,9 +116,10 @@ def learn(
     per-sample condition labels -> per-condition intercepts (``learn_structure(groups=...)``);
     prune_alpha: CAM-style significance pruning of the point estimate (e.g. 1e-3);  scale: the
     data's scale ("log2" | "ln" | "log10" | "linear"), stored in ``meta["scale"]`` and used by
-    :func:`simulate` to convert fold changes into levels;  search: "hill_climb" | "exact"
-    (the highest-scoring DAG by dynamic programming, up to 20 variables; default: exact for
-    bge/bic/bdeu on up to 15 variables and with confidence "exact", else hill climbing).
+    :func:`simulate` to convert fold changes into levels;  search: "hill_climb" | "order" | "exact"
+    ("exact": the highest-scoring DAG by dynamic programming, up to 20 variables; "order":
+    ordering-based search from the hill-climbing DAG; default: exact for bge/bic/bdeu on up to 15
+    variables and with confidence "exact", order for them above that, else hill climbing).
     """
     from .intervention import SCALES
 

@@ -203,6 +203,9 @@ def _print_diagnostics(meta: dict) -> None:
     if se and se.get("method") == "exact":
         console.print(f"search: exact (the highest-scoring DAG; {se.get('families_scored')} family scores)",
                       highlight=False)
+    elif se and se.get("method") == "order":
+        console.print(f"search: ordering-based from the hill-climbing DAG ({se.get('iterations')} node moves, "
+                      f"{se.get('families_scored')} family scores)", highlight=False)
     ep = meta.get("exact_posterior")
     if ep:
         console.print(f"exact edge posteriors over all DAGs: log marginal likelihood {ep['log_marginal_likelihood']:.2f} "
@@ -266,9 +269,10 @@ def learn_cmd(
     constant: str = typer.Option("error", help="Constant variables: error | drop."),
     k: int = typer.Option(10, "-k", "--k", help="Candidate parents per variable (screening)."),
     prune_alpha: float | None = typer.Option(None, help="CAM-style significance pruning of the learned DAG (e.g. 1e-3)."),
-    search: str | None = typer.Option(None, help="hill_climb | exact. exact: the highest-scoring DAG by dynamic "
-                                      "programming (up to 20 variables). Default: exact for bge/bic/bdeu on up to 15 "
-                                      "variables and with --confidence exact, else hill_climb."),
+    search: str | None = typer.Option(None, help="hill_climb | order | exact. exact: the highest-scoring DAG by "
+                                      "dynamic programming (up to 20 variables); order: ordering-based search started "
+                                      "from hill climbing. Default: exact for bge/bic/bdeu on up to 15 variables and "
+                                      "with --confidence exact, order for them above that, hill_climb for spline."),
     executor: str = typer.Option("local", help="Parallel backend for bootstrap/NNSR: local | process | dask."),
     n_workers: int | None = typer.Option(None, help="Workers of the process pool / local Dask cluster."),
     address: str | None = typer.Option(None, help="Address of a running Dask scheduler (tcp://host:8786)."),

@@ -42,6 +42,18 @@ def _best_parent_sets(local: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray
     return best, arg
 
 
+def local_scores(scorer: Scorer, j: int, cand_j: list, max_parents: int, prior: StructurePrior) -> np.ndarray:
+    """Score (+ prior) of every parent set of j within its candidates ``cand_j``, indexed by the set
+    as a bit mask over ``cand_j``; -inf for sets above ``max_parents``."""
+    c = len(cand_j)
+    local = np.full(1 << c, -np.inf)
+    for size in range(min(max_parents, c) + 1):
+        for combo in combinations(range(c), size):
+            pa = [cand_j[s] for s in combo]
+            local[sum(1 << s for s in combo)] = scorer.score(j, pa) + sum(prior.edge(i, j) for i in pa)
+    return local
+
+
 def _tables(scorer: Scorer, candidates: Candidates, max_parents: int, prior: StructurePrior | None,
             max_vars: int, what: str):
     """Per node: local scores (+ prior) of every allowed parent set as a mask over cand[j], and the
@@ -56,12 +68,7 @@ def _tables(scorer: Scorer, candidates: Candidates, max_parents: int, prior: Str
     all_masks = np.arange(1 << p, dtype=np.int64)
     locals_, projs = [], []
     for j in range(p):
-        c = len(cand[j])
-        local = np.full(1 << c, -np.inf)
-        for size in range(min(max_parents, c) + 1):
-            for combo in combinations(range(c), size):
-                pa = [cand[j][s] for s in combo]
-                local[sum(1 << s for s in combo)] = scorer.score(j, pa) + sum(prior.edge(i, j) for i in pa)
+        local = local_scores(scorer, j, cand[j], max_parents, prior)
         proj = np.zeros(1 << p, dtype=np.int64)  # a subset of all variables -> its part inside cand[j]
         for s, i in enumerate(cand[j]):
             proj |= ((all_masks >> i) & 1) << s
