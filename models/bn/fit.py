@@ -70,24 +70,29 @@ class FittedModel:
         return self.Z_train is not None and Z.shape == self.Z_train.shape and np.array_equal(Z, self.Z_train)
 
     def topological_order(self) -> list[int]:
-        p = self.p
-        indeg = np.array([len(self.nodes[j].parents) for j in range(p)])
-        children = [[] for _ in range(p)]
-        for j in range(p):
-            for i in self.nodes[j].parents:
-                children[int(i)].append(j)
-        order = [j for j in range(p) if indeg[j] == 0]
-        h = 0
-        while h < len(order):
-            u = order[h]
-            h += 1
-            for v in children[u]:
-                indeg[v] -= 1
-                if indeg[v] == 0:
-                    order.append(v)
-        if len(order) != p:
-            raise ValueError("the network has a directed cycle")
-        return order
+        return topological_order([self.nodes[j].parents for j in range(self.p)])
+
+
+def topological_order(parents_of) -> list[int]:
+    """Kahn's algorithm over per-node parent collections; a clear error on a directed cycle."""
+    p = len(parents_of)
+    indeg = np.array([len(pa) for pa in parents_of])
+    children = [[] for _ in range(p)]
+    for j, pa in enumerate(parents_of):
+        for i in pa:
+            children[int(i)].append(j)
+    order = [j for j in range(p) if indeg[j] == 0]
+    h = 0
+    while h < len(order):
+        u = order[h]
+        h += 1
+        for v in children[u]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                order.append(v)
+    if len(order) != p:
+        raise ValueError("the network has a directed cycle")
+    return order
 
 
 def standardise(X: np.ndarray):

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from .exact import _best_parent_sets, local_scores
+from .fit import topological_order
 from .scores import Scorer
 from .screening import Candidates
 from .search import HillClimbResult, StructurePrior
@@ -151,27 +152,6 @@ def _insertion_search(order, best, candmat, max_sweeps):
     return allowed, moves
 
 
-def _topological_order(parents: list[set]) -> np.ndarray:
-    p = len(parents)
-    indeg = np.array([len(pa) for pa in parents])
-    children = [[] for _ in range(p)]
-    for j, pa in enumerate(parents):
-        for i in pa:
-            children[i].append(j)
-    ready = [j for j in range(p) if indeg[j] == 0]
-    out = []
-    while ready:
-        u = ready.pop()
-        out.append(u)
-        for w in children[u]:
-            indeg[w] -= 1
-            if indeg[w] == 0:
-                ready.append(w)
-    if len(out) != p:
-        raise ValueError("initial graph has a cycle")
-    return np.array(out, dtype=np.int64)
-
-
 def order_search(
     scorer: Scorer,
     candidates: Candidates,
@@ -211,7 +191,10 @@ def order_search(
         arg[j, : 1 << c] = a
         candmat[j, :c] = cand[j]
     rng = np.random.default_rng(seed)
-    order = _topological_order(init_parents) if init_parents is not None else rng.permutation(p).astype(np.int64)
+    if init_parents is not None:
+        order = np.array(topological_order(init_parents), dtype=np.int64)
+    else:
+        order = rng.permutation(p).astype(np.int64)
     allowed, moves = _insertion_search(order, best, candmat, max_sweeps)
     best_order, best_allowed, best_score = order.copy(), allowed, _order_score(allowed, best)
     for _ in range(restarts):
