@@ -95,8 +95,12 @@ def test_order_search_recovers_simulated_dags_better_than_hill_climbing():
 def test_limits_and_the_initial_order():
     scorer = Scorer(np.random.default_rng(0).normal(size=(60, 5)))
     cands = screen(scorer.X, k=4, method="correlation")
-    with pytest.raises(ValueError, match="max_parents = 6 exceeds max_candidates = 5"):
-        order_search(scorer, cands, max_parents=6, max_candidates=5)
+    with pytest.raises(ValueError, match="max_parents = 17 exceeds its limit of 16"):
+        order_search(scorer, cands, max_parents=17)
+    # more parents allowed than candidates kept: the candidate limit rises to max_parents
+    many = Candidates(parents=[np.array([i for i in range(5) if i != j]) for j in range(5)], weights=None, method="given")
+    res = order_search(scorer, many, max_parents=4, max_candidates=2, restarts=0)
+    assert res.score == pytest.approx(scorer.total(res.parents), abs=1e-8)
     assert topological_order([set(), {0}, {1}, {0, 2}]) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="directed cycle"):
         order_search(scorer, cands, max_parents=2, init_parents=[{1}, {0}, set(), set(), set()])

@@ -30,6 +30,7 @@ from .screening import Candidates
 from .search import HillClimbResult, StructurePrior
 
 MAX_ORDER_CANDIDATES = 10  # per node: all subsets up to max_parents are scored, 638 for 5 of 10
+MAX_ORDER_PARENTS = 16  # 2^16 table entries per node
 
 
 @njit(cache=True)
@@ -167,14 +168,17 @@ def order_search(
 
     ``init_parents``: start from this DAG's topological order (default: a random order), so the
     result scores at least as well as that DAG under the same limit and prior.  Each node keeps
-    its initial parents plus its strongest screening candidates, ``max_candidates`` in all (the
-    symmetric screening can give a node up to 2k candidates).
+    its initial parents plus its strongest screening candidates, ``max_candidates`` in all (at
+    least ``max_parents``; the symmetric screening can give a node up to 2k candidates).
     ``restarts``: perturbations of the best order (a random tenth of the nodes, at least two,
     moved to random positions), each followed by local search; the best order wins.
     Returns a :class:`HillClimbResult` (``iterations`` = insertion moves made)."""
     p = scorer.n_vars
-    if max_parents > max_candidates:
-        raise ValueError(f"max_parents = {max_parents} exceeds max_candidates = {max_candidates}")
+    if max_parents > MAX_ORDER_PARENTS:
+        raise ValueError(f"ordering-based search scores every parent set of up to max_parents candidates; "
+                         f"max_parents = {max_parents} exceeds its limit of {MAX_ORDER_PARENTS} "
+                         "(use search='hill_climb')")
+    max_candidates = max(max_candidates, max_parents)  # never fewer candidates than allowed parents
     cand = []
     for j, c in enumerate(candidates.parents):
         keep = sorted(init_parents[j]) if init_parents is not None else []
